@@ -1,0 +1,150 @@
+"""What every publisher shares: refusals as values, matches, and the claim matchers.
+
+Publisher modules import only the standard library and this module. They are
+pure: no awaits, no clock reads (a `now` is passed in), no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+# Refusal codes. The first five are PyPI's, so clients that read them work unchanged.
+INVALID_PAYLOAD: Final = "invalid-payload"
+INVALID_TOKEN: Final = "invalid-token"
+INVALID_PUBLISHER: Final = "invalid-publisher"
+INVALID_REUSE_TOKEN: Final = "invalid-reuse-token"
+NOT_ENABLED: Final = "not-enabled"
+SERVICE_UNAVAILABLE: Final = "service-unavailable"
+
+Claims = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a request gets no token: a stable code and a sentence for a person.
+
+    The sentence names the claim, what was expected and what arrived; it never
+    carries the token itself.
+    """
+
+    code: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A publisher accepted the claims.
+
+    `publisher` is the stable identity of the configuration that matched;
+    `provenance` is what the minted token records about the run.
+    """
+
+    publisher: str
+    provenance: Mapping[str, str] = field(default_factory=dict)
+
+
+class Publisher(Protocol):
+    """A trusted-publisher policy: claims in, `Match` or `Refusal` out."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def issuer(self) -> str: ...
+
+    @property
+    def identity(self) -> str: ...
+
+    def verify(self, claims: Claims, *, now: int) -> Match | Refusal: ...
+
+
+def refuse(claim: str, expected: str, got: object) -> Refusal:
+    """The one shape of a claim mismatch: `claim: expected '...', got '...'`."""
+    return Refusal(INVALID_PUBLISHER, f"{claim}: expected {expected}, got {_show(got)}")
+
+
+def _show(value: object) -> str:
+    if value is None:
+        return "nothing (claim missing)"
+    text = repr(value) if isinstance(value, str) else f"{type(value).__name__} {value!r}"
+    # Claims are attacker-chosen: keep the echo short.
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def string_claim(claims: Claims, name: str) -> str | Refusal:
+    """A claim that must be present and a non-empty string."""
+    value = claims.get(name)
+    if isinstance(value, str) and value:
+        return value
+    return refuse(name, "a non-empty string", value)
+
+
+def exact(claims: Claims, name: str, expected: str) -> Refusal | None:
+    value = string_claim(claims, name)
+    if isinstance(value, Refusal):
+        return value
+    return None if value == expected else refuse(name, repr(expected), value)
+
+
+def casefold(claims: Claims, name: str, expected: str) -> Refusal | None:
+    value = string_claim(claims, name)
+    if isinstance(value, Refusal):
+        return value
+    if value.casefold() == expected.casefold():
+        return None
+    return refuse(name, f"{expected!r} (any case)", value)
+
+
+def pinned_id(claims: Claims, name: str, expected: str) -> Refusal | None:
+    """Numeric ids are compared as exact strings; an int claim is accepted as its decimal."""
+    value = claims.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and value == expected:
+        return None
+    return refuse(name, f"id {expected!r}", value)
+
+
+@dataclass(frozen=True, slots=True)
+class Glob:
+    """An anchored glob: `*` is the only wildcard and it matches any run of characters.
+
+    Anchored at both ends, so `v*` never matches `refs/tags/v1` and a pattern
+    is never a prefix test in disguise.
+    """
+
+    text: str
+    regex: re.Pattern[str]
+
+    @classmethod
+    def compile(cls, text: str) -> Glob:
+        parts = (".*" if part == "*" else re.escape(part) for part in re.split(r"(\*)", text))
+        return cls(text, re.compile("".join(parts), re.DOTALL))
+
+    def matches(self, value: str) -> bool:
+        return self.regex.fullmatch(value) is not None
+
+
+def glob(claims: Claims, name: str, patterns: tuple[Glob, ...]) -> Refusal | None:
+    value = string_claim(claims, name)
+    if isinstance(value, Refusal):
+        return value
+    if any(p.matches(value) for p in patterns):
+        return None
+    return refuse(name, "one of " + ", ".join(repr(p.text) for p in patterns), value)
+
+
+def first_refusal(*checks: Refusal | None) -> Refusal | None:
+    return next((c for c in checks if c is not None), None)
+
+
+class ConfigError(ValueError):
+    """A publisher table in configuration is wrong; `key` names the offending key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+        self.message = message
