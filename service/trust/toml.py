@@ -1,0 +1,96 @@
+"""Trusted publishers from a TOML file under config/.
+
+    [[project.sampleproject.publisher]]
+    provider = "github"
+    repository = "octo/sampleproject"
+    ...
+
+Loaded and validated once at start-up; an error names the file, the table and
+the key, and stops start-up.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from service.issuers import Issuers
+from service.publishers import PROVIDERS
+from service.publishers.base import ConfigError
+from service.trust import Trusted, normalize_project
+
+
+class TrustConfigError(ValueError):
+    pass
+
+
+class TomlTrustStore:
+    def __init__(self, trusted: Sequence[Trusted]) -> None:
+        by_issuer: dict[str, list[Trusted]] = defaultdict(list)
+        for entry in trusted:
+            by_issuer[entry.publisher.issuer].append(entry)
+        self._by_issuer = {issuer: tuple(entries) for issuer, entries in by_issuer.items()}
+
+    async def publishers_for(self, issuer: str) -> Sequence[Trusted]:
+        return self._by_issuer.get(issuer, ())
+
+    def __len__(self) -> int:
+        return sum(len(v) for v in self._by_issuer.values())
+
+
+def load_trust(path: Path, issuers: Issuers) -> TomlTrustStore:
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise TrustConfigError(f"{path}: {exc}") from None
+    if set(document) - {"project"}:
+        raise TrustConfigError(f"{path}: unknown top-level key {sorted(set(document))[0]!r}")
+    projects = document.get("project", {})
+    if not isinstance(projects, dict):
+        raise TrustConfigError(f"{path}: [project] must be a table of projects")
+    trusted: list[Trusted] = []
+    seen: dict[str, str] = {}
+    for name, project in projects.items():
+        where = f"{path}: [project.{name}]"
+        try:
+            normalized = normalize_project(name)
+        except ValueError as exc:
+            raise TrustConfigError(f"{where}: {exc}") from None
+        if normalized in seen:
+            raise TrustConfigError(f"{where}: same project as [project.{seen[normalized]}]")
+        seen[normalized] = name
+        trusted.extend(_project(normalized, project, where, issuers))
+    return TomlTrustStore(trusted)
+
+
+def _project(name: str, project: Any, where: str, issuers: Issuers) -> list[Trusted]:
+    if not isinstance(project, dict) or set(project) - {"publisher"}:
+        raise TrustConfigError(f"{where}: expected only [[project.<name>.publisher]] tables")
+    tables = project.get("publisher", [])
+    if not isinstance(tables, list) or not tables:
+        raise TrustConfigError(f"{where}: expected at least one [[...publisher]] table")
+    out = []
+    for index, table in enumerate(tables):
+        here = f"{where} publisher #{index + 1}"
+        try:
+            out.append(Trusted(project=name, publisher=_publisher(table, issuers)))
+        except ConfigError as exc:
+            raise TrustConfigError(f"{here}: {exc.key}: {exc.message}") from None
+    return out
+
+
+def _publisher(table: Mapping[str, Any], issuers: Issuers) -> Any:
+    provider = table.get("provider")
+    if not isinstance(provider, str) or provider not in PROVIDERS:
+        raise ConfigError("provider", f"expected one of {sorted(PROVIDERS)}, got {provider!r}")
+    module = PROVIDERS[provider]
+    issuer = table.get("issuer", module.DEFAULT_ISSUER)
+    if not isinstance(issuer, str) or issuer not in issuers:
+        raise ConfigError("issuer", f"{issuer!r} is not a configured issuer")
+    if issuers[issuer].provider != provider:
+        raise ConfigError("issuer", f"{issuer!r} is configured for {issuers[issuer].provider!r}")
+    rest = {k: v for k, v in table.items() if k not in {"provider", "issuer"}}
+    return module.from_table(rest, issuer=issuer)

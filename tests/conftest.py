@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+import respx
+from fakeissuer import GITHUB, GITLAB, Clock, FakeIssuer
+from starlette.applications import Starlette
+
+from service.app import Overrides, create_app
+from service.settings import Settings
+
+DATA = Path(__file__).parent / "data"
+REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def github() -> FakeIssuer:
+    return FakeIssuer(GITHUB)
+
+
+@pytest.fixture
+def gitlab() -> FakeIssuer:
+    return FakeIssuer(GITLAB)
+
+
+@pytest.fixture
+def issuers_mock(github: FakeIssuer, gitlab: FakeIssuer) -> Any:
+    """Every outgoing request is mocked; one not routed here fails the test."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        github.mock(router)
+        gitlab.mock(router)
+        yield router
+
+
+def settings(**changes: Any) -> Settings:
+    base = Settings(
+        issuers_file=DATA / "issuers.toml",
+        publishers_file=DATA / "publishers.toml",
+    )
+    fields = {name: getattr(base, name) for name in base.__slots__}  # type: ignore[attr-defined]
+    return Settings(**{**fields, **changes})
+
+
+AppFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture
+def make_client(clock: Clock) -> AppFactory:
+    """Build an app, run its lifespan, and drive it in process."""
+
+    @asynccontextmanager
+    async def factory(
+        redis: aioredis.Redis | None = None, **changes: Any
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        app = create_app(settings(**changes), Overrides(redis=redis, clock=clock))
+        async with lifespan(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+                yield client
+
+    return factory
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async with app.router.lifespan_context(app):
+        yield
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.Redis.from_url(REDIS_URL)
+    await client.ping()  # Redis runs on every machine and in CI: fail, never skip.
+    # JWKS shared by an earlier run were signed by keys this process never made.
+    async for key in client.scan_iter(match="mintgate:jwks:*"):
+        await client.delete(key)
+    yield client
+    await client.aclose()
