@@ -93,3 +93,18 @@ async def redis() -> AsyncIterator[aioredis.Redis]:
         await client.delete(key)
     yield client
     await client.aclose()
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # Under CI every test runs: Redis and PostgreSQL are there, so a skip hides a failure.
+    if os.environ.get("CI") == "true" and _skipped:
+        print(f"\nCI=true and {len(_skipped)} test(s) skipped: {_skipped[:5]}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
