@@ -47,6 +47,10 @@ def verify_token(token: str, alg: str, key: Key, issuer: Issuer, *, now: int) ->
         return Refusal(INVALID_TOKEN, f"{exc.claim}: required claim is missing")
     except jwt.InvalidAudienceError:
         return Refusal(INVALID_TOKEN, f"aud: expected {issuer.audience!r} (a single string)")
+    except jwt.exceptions.InvalidJTIError:
+        return Refusal(INVALID_TOKEN, "jti: expected a non-empty string")
+    except jwt.exceptions.InvalidSubjectError:
+        return Refusal(INVALID_TOKEN, "sub: expected a non-empty string")
     except jwt.InvalidSignatureError:
         return Refusal(INVALID_TOKEN, "signature does not verify")
     except jwt.PyJWTError as exc:
