@@ -98,6 +98,12 @@ class JWKSCache:
         return frozenset(self._sources)
 
     async def get_key(self, issuer: str, kid: str) -> Key:
+        # Both come from an unverified token header/payload: a JSON list there would make
+        # the dict lookups below raise TypeError instead of a JWKSError.
+        if not isinstance(issuer, str):
+            raise UnknownIssuer("issuer must be a string")
+        if not isinstance(kid, str):
+            raise KeyNotFound("kid must be a string")
         entry = self._entries.get(issuer)
         if entry is not None and self._clock() - entry.fetched_at < entry.ttl:
             key = entry.keys.get(kid)
@@ -106,7 +112,7 @@ class JWKSCache:
                 return key
         if issuer not in self._sources:
             # Exact comparison only: the iss claim is compared, never interpreted.
-            raise UnknownIssuer(f"issuer {issuer!r} is not configured")
+            raise UnknownIssuer(f"issuer {_short(issuer)} is not configured")
         return await self._get_slow(issuer, kid, entry)
 
     async def _get_slow(self, issuer: str, kid: str, entry: _Entry | None) -> Key:
@@ -117,9 +123,11 @@ class JWKSCache:
             if not joining:
                 if now - self._last_refresh.get(issuer, -math.inf) < self._cooldown:
                     self.stats.cooldown_hits += 1
-                    raise KeyNotFound(f"issuer {issuer!r} has no key {kid!r}")
+                    raise KeyNotFound(f"issuer {issuer!r} has no key {_short(kid)}")
                 if now < self._retry_at.get(issuer, -math.inf):
-                    raise KeyNotFound(f"issuer {issuer!r} has no key {kid!r} (issuer unreachable)")
+                    raise KeyNotFound(
+                        f"issuer {issuer!r} has no key {_short(kid)} (issuer unreachable)"
+                    )
             await self._refresh(issuer)
         elif joining or now >= self._retry_at.get(issuer, -math.inf):
             await self._refresh(issuer)
@@ -137,7 +145,7 @@ class JWKSCache:
             )
         key = entry.keys.get(kid)
         if key is None:
-            raise KeyNotFound(f"issuer {issuer!r} has no key {kid!r}")
+            raise KeyNotFound(f"issuer {issuer!r} has no key {_short(kid)}")
         if age >= entry.ttl:
             self.stats.stale_serves += 1
         return key
@@ -215,3 +223,9 @@ class JWKSCache:
     def _clamp(self, max_age: float | None) -> float:
         ttl = self._default_ttl if max_age is None else max_age
         return min(max(ttl, self._min_ttl), self._max_ttl)
+
+
+def _short(value: str) -> str:
+    # kid and iss come from an unverified token: bound what of them reaches logs and errors.
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,9 +1,12 @@
 """Optional second level so replicas share fetched JWKS instead of each asking the issuer.
 
 Only the raw document travels through the store; every reader parses it again
-under the same keyset rules, so a poisoned store can deny keys but not add one
-that a direct fetch would have refused. The level is an optimisation: any
-store failure is logged and read as "nothing shared".
+under the same keyset rules, so junk in the store is refused like junk from the
+issuer. But the store is not authenticated: whoever can write these Redis keys
+can publish a public key of their own for any issuer and so forge tokens.
+Guard this Redis like the minting key, or run without the shared level.
+The level is an optimisation: any store failure is logged and read as
+"nothing shared".
 """
 
 from __future__ import annotations

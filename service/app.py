@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,10 +17,15 @@ import jwks_cache
 from service.exchange import Exchange
 from service.http import health, oidc, wellknown
 from service.issuers import Issuers, load_issuers
-from service.minting.keys import SigningKeys, ephemeral_signing_keys, load_signing_keys
+from service.minting.keys import (
+    KeyConfigError,
+    SigningKeys,
+    ephemeral_signing_keys,
+    load_signing_keys,
+)
 from service.minting.tokens import Minter
 from service.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
-from service.settings import Settings
+from service.settings import Settings, SettingsError
 from service.trust.toml import load_trust
 
 log = logging.getLogger(__name__)
@@ -72,17 +78,37 @@ def key_cache(
     )
 
 
+def signing_keys(settings: Settings) -> SigningKeys:
+    if not settings.signing_key_files:
+        return ephemeral_signing_keys()
+    try:
+        return load_signing_keys(settings.signing_key_files)
+    except KeyConfigError as exc:
+        raise SettingsError(f"MINTGATE_SIGNING_KEY_FILES: {exc}") from None
+
+
+def check_tls(settings: Settings) -> None:
+    """Load the certificate now, so a bad file stops start-up naming the variables."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise SettingsError(
+            f"MINTGATE_TLS_CERT / MINTGATE_TLS_KEY: not a matching PEM certificate and key"
+            f" ({type(exc).__name__})"
+        ) from None
+
+
 def create_app(settings: Settings, overrides: Overrides | None = None) -> Starlette:
     seams = overrides or Overrides()
+    check_tls(settings)
     issuers = load_issuers(
         settings.issuers_file, audience=settings.audience, leeway=settings.leeway
     )
     trust = load_trust(settings.publishers_file, issuers)
-    keys = seams.signing_keys or (
-        load_signing_keys(settings.signing_key_files)
-        if settings.signing_key_files
-        else ephemeral_signing_keys()
-    )
+    keys = seams.signing_keys or signing_keys(settings)
     client = seams.http_client or httpx.AsyncClient(follow_redirects=False)
     redis = seams.redis
     if redis is None and settings.redis_url:
@@ -92,7 +118,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         if redis is not None
         else MemoryReplayStore(max_entries=settings.replay_max_entries, clock=seams.clock)
     )
-    shared = jwks_cache.RedisSharedKeys(redis) if redis is not None else None
+    # Opt-in: whoever can write these Redis keys can plant a verification key.
+    shared = (
+        jwks_cache.RedisSharedKeys(redis) if redis is not None and settings.jwks_shared else None
+    )
     exchange = Exchange(
         issuers=issuers,
         keys=key_cache(issuers, settings, client, shared=shared, clock=seams.clock),

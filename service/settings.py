@@ -46,6 +46,7 @@ class Settings:
     jwks_max_stale: float = 86400.0
     jwks_timeout: float = 5.0
     jwks_allow_loopback_http: bool = False
+    jwks_shared: bool = False
     replay_max_entries: int = 1_000_000
     tls_cert: Path | None = None
     tls_key: Path | None = None
@@ -76,6 +77,7 @@ class Settings:
             jwks_max_stale=r.get("JWKS_MAX_STALE", _seconds, defaults.jwks_max_stale),
             jwks_timeout=r.get("JWKS_TIMEOUT", _seconds, defaults.jwks_timeout),
             jwks_allow_loopback_http=r.get("JWKS_ALLOW_LOOPBACK_HTTP", _bool, False),
+            jwks_shared=r.get("JWKS_SHARED", _bool, False),
             replay_max_entries=r.get(
                 "REPLAY_MAX_ENTRIES", _bounded_int(1000, 100_000_000), defaults.replay_max_entries
             ),

@@ -279,3 +279,21 @@ async def test_redis_replay_record_outlives_exp_by_the_leeway(
         minted_claims(await mint(client, github.sign(claims)))
     expires_at = await redis.expiretime(replay_key(GITHUB, claims["jti"]))
     assert expires_at == NOW + 10 + 30
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize(("shared", "fetches"), [(True, 1), (False, 2)], ids=["shared", "off"])
+async def test_replicas_share_fetched_keys_only_when_switched_on(
+    make_client: Any,
+    issuers_mock: Any,
+    github: FakeIssuer,
+    redis: aioredis.Redis,
+    shared: bool,
+    fetches: int,
+) -> None:
+    route = issuers_mock.get(github.jwks_uri).respond(json=github.jwks())
+    async with make_client(redis=redis, jwks_shared=shared) as one:
+        minted_claims(await mint(one, github.sign(github_claims())))
+    async with make_client(redis=redis, jwks_shared=shared) as two:
+        minted_claims(await mint(two, github.sign(github_claims())))
+    assert route.call_count == fetches

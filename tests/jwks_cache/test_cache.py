@@ -377,3 +377,42 @@ def test_issuer_configured_twice_is_refused(kit: Any) -> None:
     source = IssuerSource(kit.ISSUER)
     with pytest.raises(ValueError, match="configured twice"):
         JWKSCache([source, source], _Broken(RuntimeError()))
+
+
+@pytest.mark.parametrize(
+    ("issuer", "kid", "error"),
+    [
+        (["https://token.example.com"], "r1", UnknownIssuer),
+        (None, "r1", UnknownIssuer),
+        ("https://token.example.com", ["r1"], KeyNotFound),
+        ("https://token.example.com", 1, KeyNotFound),
+    ],
+    ids=["issuer-list", "issuer-none", "kid-list", "kid-int"],
+)
+async def test_non_string_claims_from_a_token_are_refused_cleanly(
+    issuer: Any, kid: Any, error: type[Exception], router: respx.MockRouter, cache: JWKSCache
+) -> None:
+    with pytest.raises(error):
+        await cache.get_key(issuer, kid)
+    assert not router.calls
+
+
+async def test_backoff_starts_over_after_a_success(
+    kit: Any, router: respx.MockRouter, cache: JWKSCache, clock: Any, doc: bytes
+) -> None:
+    route = kit.serve_jwks(router, doc)
+    await cache.get_key(kit.ISSUER, "r1")
+    for backoff in [300, 1, 2, 4]:  # expiry, then three failures in a row
+        clock.advance(backoff)
+        route.side_effect = httpx.ConnectError("refused")
+        await cache.get_key(kit.ISSUER, "r1")
+    clock.advance(8)
+    route.side_effect = kit.responder(doc)
+    await cache.get_key(kit.ISSUER, "r1")
+    assert (route.call_count, cache.stats.fetch_failures) == (6, 4)
+    clock.advance(300)
+    route.side_effect = httpx.ConnectError("refused")
+    await cache.get_key(kit.ISSUER, "r1")
+    clock.advance(1)  # one failure since the success: 1s, not 16s
+    await cache.get_key(kit.ISSUER, "r1")
+    assert route.call_count == 8

@@ -145,3 +145,15 @@ def test_refusal_never_echoes_private_key_material(kit: Any, rsa_key: Any) -> No
         parse_jwks(kit.jwks(private))
     assert private["d"] not in str(excinfo.value)
     assert private["d"] not in json.dumps([str(a) for a in excinfo.value.args])
+
+
+def test_only_public_keys_leave_even_if_the_member_check_is_bypassed(
+    kit: Any, ec_key: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jwks_cache import keyset
+
+    monkeypatch.setattr(keyset, "_SECRET_MEMBERS", frozenset())
+    private = {**ECAlgorithm.to_jwk(ec_key, as_dict=True), "kid": "p1"}
+    private.pop("key_ops", None)  # would make the key skipped, not refused
+    with pytest.raises(InvalidKeySet, match="not a public key"):
+        parse_jwks(kit.jwks(private))

@@ -110,11 +110,12 @@ async def test_expired_shared_document_sends_the_replica_upstream(
     "stored",
     [
         b"garbage",
-        b"nan\n300\n{}",
+        b"nan\n300\n%doc",
+        b"%f\ninf\n%doc",
         b"%f\n300\n{not json",
         b'%f\n300\n{"keys": [{"kty": "oct", "kid": "r1", "k": "c2VjcmV0"}]}',
     ],
-    ids=["no-header", "nan-timestamp", "bad-json", "hs-secret"],
+    ids=["no-header", "nan-timestamp", "infinite-ttl", "bad-json", "hs-secret"],
 )
 async def test_malformed_or_poisoned_shared_entry_is_ignored(
     stored: bytes,
@@ -126,8 +127,8 @@ async def test_malformed_or_poisoned_shared_entry_is_ignored(
     prefix: str,
     doc: bytes,
 ) -> None:
-    if b"%f" in stored:
-        stored = stored.replace(b"%f", repr(clock()).encode())
+    # Placeholders: a current timestamp and a valid document, so only the header is wrong.
+    stored = stored.replace(b"%f", repr(clock()).encode()).replace(b"%doc", doc)
     await redis_client.set(prefix + kit.ISSUER, stored, ex=60)
     route = kit.serve_jwks(router, doc)
     cache = replica(kit, client, clock, RedisSharedKeys(redis_client, prefix=prefix))

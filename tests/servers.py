@@ -1,0 +1,167 @@
+"""Real servers on loopback for end-to-end tests: `mintgate serve` and small JSON endpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+LOOPBACK = "127.0.0.1"
+# The console script the project installs: what an operator runs.
+MINTGATE = Path(sys.executable).with_name("mintgate")
+START_DEADLINE = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    # The caller's own MINTGATE_* settings must not leak into the process under test.
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("MINTGATE_")}
+    return {**inherited, **env}
+
+
+def mintgate_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`mintgate check` / `mintgate keygen`: run to completion, output captured."""
+    return subprocess.run(  # noqa: S603 (our own console script, arguments from the test)
+        [str(MINTGATE), *args],
+        env=child_env(env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+@contextmanager
+def mintgate_serve(
+    env: Mapping[str, str],
+    *,
+    log: Path,
+    port: int | None = None,
+    verify: ssl.SSLContext | bool = True,
+) -> Iterator[str]:
+    """Run `mintgate serve` until /healthz answers; yield its base URL; stop it on exit.
+
+    Sets MINTGATE_PORT and MINTGATE_URL (https when MINTGATE_TLS_CERT is given).
+    Output goes to `log`, not a pipe: a chatty server must never block on a full pipe.
+    """
+    port = port or free_port()
+    scheme = "https" if env.get("MINTGATE_TLS_CERT") else "http"
+    url = f"{scheme}://{LOOPBACK}:{port}"
+    full = {"MINTGATE_HOST": LOOPBACK, **env, "MINTGATE_PORT": str(port), "MINTGATE_URL": url}
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603 (our own console script)
+            [str(MINTGATE), "serve"], env=child_env(full), stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        _wait_healthy(process, f"{url}/healthz", log, verify)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_healthy(
+    process: subprocess.Popen[bytes], healthz: str, log: Path, verify: ssl.SSLContext | bool
+) -> None:
+    deadline = time.monotonic() + START_DEADLINE
+    with httpx.Client(verify=verify, timeout=1.0, trust_env=False) as client:
+        while time.monotonic() < deadline:
+            try:
+                if client.get(healthz).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            try:
+                # Doubles as the pause between attempts and as the check that it did not die.
+                code = process.wait(timeout=0.05)
+            except subprocess.TimeoutExpired:
+                continue
+            raise AssertionError(
+                f"mintgate exited with {code} before it was healthy:\n{_tail(log)}"
+            )
+    raise AssertionError(f"mintgate not healthy after {START_DEADLINE:g}s:\n{_tail(log)}")
+
+
+def _tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+
+
+Handler = Callable[[Request], tuple[int, Any]]
+
+
+@dataclass
+class JsonServer:
+    """A loopback HTTP server answering GETs with JSON; every request is recorded."""
+
+    url: str
+    requests: list[Request] = field(default_factory=list)
+
+
+@contextmanager
+def json_server(handle: Handler) -> Iterator[JsonServer]:
+    """Serve `handle(request) -> (status, json body)` on a free loopback port."""
+    requests: list[Request] = []
+
+    class _Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            request = Request(
+                path=parts.path,
+                query=parse_qs(parts.query),
+                headers={k.lower(): v for k, v in self.headers.items()},
+            )
+            requests.append(request)
+            status, body = handle(request)
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keep test output for failures
+
+    httpd = ThreadingHTTPServer((LOOPBACK, 0), _Handler)
+    server = JsonServer(url=f"http://{LOOPBACK}:{httpd.server_address[1]}", requests=requests)
+    thread = threading.Thread(
+        target=httpd.serve_forever, args=(0.05,), name="json-server", daemon=True
+    )
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=10)
