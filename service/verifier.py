@@ -18,6 +18,7 @@ import jwks_cache
 from service.exchange import KeySource
 from service.minting.keys import ALGORITHM
 from service.minting.tokens import unwrap
+from service.oidc.verify import check_times, decode
 from service.publishers.base import INVALID_TOKEN, SERVICE_UNAVAILABLE, Refusal
 from service.trust import normalize_project
 
@@ -67,35 +68,18 @@ class Verifier:
             return Refusal(INVALID_TOKEN, f"kid: {kid[:64]!r} is not a key of {self.issuer}")
         except jwks_cache.JWKSError:
             return Refusal(SERVICE_UNAVAILABLE, "mintgate's keys are unavailable; try again")
-        if key.kty != "EC":
-            return Refusal(INVALID_TOKEN, "token key is not an EC key")
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                body,
-                key=key.key,
-                algorithms=[ALGORITHM],
-                audience=self.audience,
-                issuer=self.issuer,
-                leeway=self.leeway,
-                options={
-                    "require": list(REQUIRED),
-                    "strict_aud": True,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                },
-            )
-        except jwt.PyJWTError as exc:
-            return Refusal(INVALID_TOKEN, f"token does not verify: {str(exc)[:200]}")
-        return self._check(claims, project)
+        claims = decode(
+            body, key, alg=ALGORITHM, audience=self.audience, issuer=self.issuer, required=REQUIRED
+        )
+        if isinstance(claims, Refusal):
+            return claims
+        checked = check_times(claims, leeway=self.leeway, now=self.clock())
+        if isinstance(checked, Refusal):
+            return checked
+        return self._scope(checked, project)
 
-    def _check(self, claims: dict[str, Any], project: str) -> VerifiedToken | Refusal:
-        now = self.clock()
-        exp, nbf, projects = claims["exp"], claims["nbf"], claims["projects"]
-        if not isinstance(exp, int) or exp + self.leeway <= now:
-            return Refusal(INVALID_TOKEN, "exp: token has expired")
-        if not isinstance(nbf, int) or nbf - self.leeway > now:
-            return Refusal(INVALID_TOKEN, "nbf: token is not yet valid")
+    def _scope(self, claims: dict[str, Any], project: str) -> VerifiedToken | Refusal:
+        projects = claims["projects"]
         if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
             return Refusal(INVALID_TOKEN, "projects: expected a list of project names")
         try:
@@ -107,7 +91,7 @@ class Verifier:
         return VerifiedToken(
             subject=str(claims["sub"]),
             projects=tuple(projects),
-            expires=exp,
+            expires=claims["exp"],
             jti=str(claims["jti"]),
             claims=claims,
         )

@@ -226,10 +226,23 @@ async def test_issuer_down_with_warm_cache_still_mints(
     minted_claims(response)
 
 
+@pytest.mark.parametrize(
+    "outage",
+    [
+        pytest.param(httpx.ConnectError("refused"), id="connection-refused"),
+        pytest.param(httpx.ConnectTimeout("timeout"), id="timeout"),
+        pytest.param(httpx.Response(503), id="http-503"),
+        pytest.param(httpx.Response(200, content=b"{not json"), id="garbage"),
+        pytest.param(httpx.Response(200, json={"keys": "nope"}), id="keys-not-a-list"),
+        pytest.param(
+            httpx.Response(302, headers={"Location": "https://evil.example/"}), id="redirect"
+        ),
+    ],
+)
 async def test_issuer_down_with_cold_cache_is_503_and_mints_nothing(
-    make_client: Any, issuers_mock: Any, github: FakeIssuer
+    make_client: Any, issuers_mock: Any, github: FakeIssuer, outage: Any
 ) -> None:
-    issuers_mock.get(github.jwks_uri).mock(side_effect=httpx.ConnectError("refused"))
+    issuers_mock.get(github.jwks_uri).mock(side_effect=[outage])
     async with make_client() as client:
         response = await mint(client, github.sign(github_claims()))
     assert response.status_code == 503

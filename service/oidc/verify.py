@@ -1,12 +1,13 @@
-"""Signature and registered claims of an issuer's token.
+"""Signature and registered claims of a JWT: CI tokens here, minted tokens in `verifier`.
 
-PyJWT checks the signature, the algorithm against the issuer's allow-list and
-`aud`; the times are checked here against an injected `now`, so tests move a
-clock instead of sleeping, and every refusal says which claim failed.
+PyJWT checks the signature, the algorithm and `aud`/`iss`; the times are
+checked here against an injected `now`, so tests move a clock instead of
+sleeping, and every refusal says which claim failed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jwt
@@ -23,20 +24,35 @@ KEY_TYPES = {"RS": "RSA", "PS": "RSA", "ES": "EC", "Ed": "OKP"}
 
 
 def verify_token(token: str, alg: str, key: Key, issuer: Issuer, *, now: int) -> Claims | Refusal:
+    """A CI provider's OIDC token, against that issuer's configuration."""
     if alg not in issuer.algorithms:
         allowed = ", ".join(sorted(issuer.algorithms))
         return Refusal(INVALID_TOKEN, f"alg: expected one of {allowed}, got {alg[:20]!r}")
+    claims = decode(
+        token, key, alg=alg, audience=issuer.audience, issuer=issuer.url, required=REQUIRED
+    )
+    if isinstance(claims, Refusal):
+        return claims
+    if not isinstance(claims["jti"], str) or not claims["jti"] or len(claims["jti"]) > 256:
+        return Refusal(INVALID_TOKEN, "jti: expected a non-empty string of at most 256 characters")
+    return check_times(claims, leeway=issuer.leeway, now=now)
+
+
+def decode(
+    token: str, key: Key, *, alg: str, audience: str, issuer: str, required: Sequence[str]
+) -> dict[str, Any] | Refusal:
+    """Signature, `aud` (one string, exactly), `iss`, and the presence of `required` claims."""
     if KEY_TYPES.get(alg[:2]) != key.kty or (key.alg is not None and key.alg != alg):
-        return Refusal(INVALID_TOKEN, f"alg {alg!r} does not fit key {key.kid[:64]!r}")
+        return Refusal(INVALID_TOKEN, f"alg {alg[:20]!r} does not fit key {key.kid[:64]!r}")
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
             key=key.key,
             algorithms=[alg],
-            audience=issuer.audience,
-            issuer=issuer.url,
+            audience=audience,
+            issuer=issuer,
             options={
-                "require": list(REQUIRED),
+                "require": list(required),
                 "strict_aud": True,
                 "verify_exp": False,
                 "verify_nbf": False,
@@ -46,7 +62,9 @@ def verify_token(token: str, alg: str, key: Key, issuer: Issuer, *, now: int) ->
     except jwt.MissingRequiredClaimError as exc:
         return Refusal(INVALID_TOKEN, f"{exc.claim}: required claim is missing")
     except jwt.InvalidAudienceError:
-        return Refusal(INVALID_TOKEN, f"aud: expected {issuer.audience!r} (a single string)")
+        return Refusal(INVALID_TOKEN, f"aud: expected {audience!r} (a single string)")
+    except jwt.InvalidIssuerError:
+        return Refusal(INVALID_TOKEN, f"iss: expected {issuer!r}")
     except jwt.exceptions.InvalidJTIError:
         return Refusal(INVALID_TOKEN, "jti: expected a non-empty string")
     except jwt.exceptions.InvalidSubjectError:
@@ -54,26 +72,20 @@ def verify_token(token: str, alg: str, key: Key, issuer: Issuer, *, now: int) ->
     except jwt.InvalidSignatureError:
         return Refusal(INVALID_TOKEN, "signature does not verify")
     except jwt.PyJWTError as exc:
-        return Refusal(INVALID_TOKEN, f"token does not verify: {_reason(exc)}")
-    return _check_times(claims, issuer.leeway, now)
+        # PyJWT's messages describe the check, never the token; keep them short anyway.
+        return Refusal(INVALID_TOKEN, f"token does not verify: {str(exc)[:200]}")
+    return claims
 
 
-def _check_times(claims: dict[str, Any], leeway: int, now: int) -> Claims | Refusal:
+def check_times(claims: dict[str, Any], *, leeway: int, now: float) -> dict[str, Any] | Refusal:
     for name in ("exp", "iat", "nbf"):
         value = claims.get(name)
         if name in claims and (not isinstance(value, int) or isinstance(value, bool)):
             return Refusal(INVALID_TOKEN, f"{name}: expected a whole number of seconds")
     if claims["exp"] + leeway <= now:
         return Refusal(INVALID_TOKEN, "exp: token has expired")
-    if claims["iat"] - leeway > now:
+    if "iat" in claims and claims["iat"] - leeway > now:
         return Refusal(INVALID_TOKEN, "iat: token is issued in the future")
     if "nbf" in claims and claims["nbf"] - leeway > now:
         return Refusal(INVALID_TOKEN, "nbf: token is not yet valid")
-    if not isinstance(claims["jti"], str) or not claims["jti"] or len(claims["jti"]) > 256:
-        return Refusal(INVALID_TOKEN, "jti: expected a non-empty string of at most 256 characters")
     return claims
-
-
-def _reason(exc: jwt.PyJWTError) -> str:
-    # PyJWT's messages describe the check, never the token; keep them short anyway.
-    return str(exc)[:200] or type(exc).__name__

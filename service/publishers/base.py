@@ -148,3 +148,66 @@ class ConfigError(ValueError):
         super().__init__(f"{key}: {message}")
         self.key = key
         self.message = message
+
+
+def missing(claims: Claims, name: str) -> Refusal | None:
+    """The refusal for a required claim that is absent or not a non-empty string."""
+    value = string_claim(claims, name)
+    return value if isinstance(value, Refusal) else None
+
+
+# Reading publisher tables: every provider module validates its TOML keys the same way.
+Table = Mapping[str, object]
+NUMERIC_ID = re.compile(r"[1-9][0-9]*")
+
+
+def known_keys(table: Table, known: frozenset[str], prefix: str = "") -> None:
+    for key in table:
+        if key not in known:
+            raise ConfigError(prefix + key, f"unknown key; expected one of {sorted(known)}")
+
+
+def config_string(
+    table: Table,
+    key: str,
+    pattern: re.Pattern[str] | None,
+    expected: str,
+    prefix: str = "",
+) -> str:
+    value = table.get(key)
+    if value is None:
+        raise ConfigError(prefix + key, "is required")
+    if not isinstance(value, str) or not value or (pattern and not pattern.fullmatch(value)):
+        raise ConfigError(prefix + key, f"expected {expected}, got {value!r}")
+    return value
+
+
+def config_optional(
+    table: Table,
+    key: str,
+    pattern: re.Pattern[str] | None,
+    expected: str,
+    prefix: str = "",
+) -> str | None:
+    return None if table.get(key) is None else config_string(table, key, pattern, expected, prefix)
+
+
+def config_id(table: Table, key: str) -> str | None:
+    """An optional numeric id pin; TOML integers are accepted as their decimal string."""
+    value = table.get(key)
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not NUMERIC_ID.fullmatch(value):
+        raise ConfigError(key, f"expected a numeric id, got {value!r}")
+    return value
+
+
+def config_strings(table: Table, key: str) -> list[str] | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(key, f"expected a list of non-empty strings, got {value!r}")
+    return value

@@ -70,11 +70,7 @@ _NAME: Final = r"[A-Za-z0-9_.-]+"
 _REPOSITORY_RE: Final = re.compile(rf"{_NAME}/{_NAME}")
 _WORKFLOW_RE: Final = re.compile(r"[^/\\@\s]+\.ya?ml")
 _REUSABLE_RE: Final = re.compile(rf"{_NAME}/{_NAME}/\.github/workflows/[^/\\@\s]+\.ya?ml")
-_ID_RE: Final = re.compile(r"[1-9][0-9]*")
 _SHA_RE: Final = re.compile(r"[0-9a-f]{40}")
-
-Table = Mapping[str, object]
-Pattern = re.Pattern[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +114,7 @@ class GitHubPublisher:
         return f"{PROVIDER}:{self.repository}:{self.workflow}{env}"
 
     def verify(self, claims: base.Claims, *, now: int) -> base.Match | base.Refusal:
-        missing = base.first_refusal(*(_required(claims, name) for name in REQUIRED_CLAIMS))
+        missing = base.first_refusal(*(base.missing(claims, name) for name in REQUIRED_CLAIMS))
         if missing is not None:
             return missing
         refusal = base.first_refusal(
@@ -171,11 +167,6 @@ class GitHubPublisher:
         return None
 
 
-def _required(claims: base.Claims, name: str) -> base.Refusal | None:
-    value = base.string_claim(claims, name)
-    return value if isinstance(value, base.Refusal) else None
-
-
 def _same_path(path: str, expected: str) -> bool:
     """`owner/repo/rest`: owner and repo compared case-insensitively, the rest exactly."""
     got, want = path.split("/", 2), expected.split("/", 2)
@@ -186,21 +177,17 @@ def _same_path(path: str, expected: str) -> bool:
 
 def from_table(table: Mapping[str, object], *, issuer: str) -> GitHubPublisher:
     """Build from one TOML publisher table; raise `base.ConfigError` naming the bad key."""
-    _no_unknown_keys(table, _KEYS, "")
-    repository = _string(table, "repository", _REPOSITORY_RE, "'owner/repo'")
-    owner_id = table.get("repository_owner_id")
-    if isinstance(owner_id, int) and not isinstance(owner_id, bool):
-        owner_id = str(owner_id)
+    base.known_keys(table, _KEYS, "")
+    repository = base.config_string(table, "repository", _REPOSITORY_RE, "'owner/repo'")
+    owner_id = base.config_id(table, "repository_owner_id")
     if owner_id is None:
         raise base.ConfigError("repository_owner_id", "is required")
-    if not isinstance(owner_id, str) or not _ID_RE.fullmatch(owner_id):
-        raise base.ConfigError("repository_owner_id", f"expected a numeric id, got {owner_id!r}")
-    workflow = _string(table, "workflow", _WORKFLOW_RE, "a file name like 'release.yml'")
-    environment = _optional(table, "environment", None, "a non-empty string")
-    refs = _strings(table, "refs")
+    workflow = base.config_string(table, "workflow", _WORKFLOW_RE, "a file name like 'release.yml'")
+    environment = base.config_optional(table, "environment", None, "a non-empty string")
+    refs = base.config_strings(table, "refs")
     if refs is not None and (not refs or not all(r.startswith("refs/") for r in refs)):
         raise base.ConfigError("refs", "expected a non-empty list of full refs like 'refs/tags/v*'")
-    events = _strings(table, "allow_events") or []
+    events = base.config_strings(table, "allow_events") or []
     if unknown := sorted(set(events) - RISKY_EVENTS):
         raise base.ConfigError(
             "allow_events", f"expected only {sorted(RISKY_EVENTS)}, got {unknown}"
@@ -225,41 +212,11 @@ def _reusable(value: object) -> tuple[ReusableWorkflow, ...]:
     entries = []
     for index, entry in enumerate(value):
         prefix = f"reusable_workflows[{index}]."
-        _no_unknown_keys(entry, _REUSABLE_KEYS, prefix)
-        workflow = _string(
+        base.known_keys(entry, _REUSABLE_KEYS, prefix)
+        workflow = base.config_string(
             entry, "workflow", _REUSABLE_RE, "'owner/repo/.github/workflows/file.yml'", prefix
         )
-        ref = _optional(entry, "ref", None, "a non-empty string", prefix)
-        sha = _optional(entry, "sha", _SHA_RE, "40 lowercase hex digits", prefix)
+        ref = base.config_optional(entry, "ref", None, "a non-empty string", prefix)
+        sha = base.config_optional(entry, "sha", _SHA_RE, "40 lowercase hex digits", prefix)
         entries.append(ReusableWorkflow(workflow, base.Glob.compile(ref) if ref else None, sha))
     return tuple(entries)
-
-
-def _no_unknown_keys(table: Table, known: frozenset[str], prefix: str) -> None:
-    for key in table:
-        if key not in known:
-            raise base.ConfigError(prefix + key, f"unknown key; expected one of {sorted(known)}")
-
-
-def _string(table: Table, key: str, pattern: Pattern, expected: str, prefix: str = "") -> str:
-    value = table.get(key)
-    if value is None:
-        raise base.ConfigError(prefix + key, "is required")
-    if not isinstance(value, str) or not value or (pattern and not pattern.fullmatch(value)):
-        raise base.ConfigError(prefix + key, f"expected {expected}, got {value!r}")
-    return value
-
-
-def _optional(
-    table: Table, key: str, pattern: Pattern, expected: str, prefix: str = ""
-) -> str | None:
-    return None if table.get(key) is None else _string(table, key, pattern, expected, prefix)
-
-
-def _strings(table: Table, key: str) -> list[str] | None:
-    value = table.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise base.ConfigError(key, f"expected a list of non-empty strings, got {value!r}")
-    return value

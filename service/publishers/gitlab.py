@@ -57,7 +57,6 @@ _NAMESPACE_RE: Final = re.compile(rf"{_NAME}(?:/{_NAME})*")
 _PROJECT_RE: Final = re.compile(_NAME)
 # Relative, no empty or dot segments, no '@' (it ends the path in ci_config_ref_uri).
 _CONFIG_FILE_RE: Final = re.compile(r"(?!\.{1,2}(?:/|$))[^/@\s]+(?:/(?!\.{1,2}(?:/|$))[^/@\s]+)*")
-_ID_RE: Final = re.compile(r"[1-9][0-9]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +84,7 @@ class GitLabPublisher:
         return urlsplit(self.issuer).netloc.rpartition("@")[2]
 
     def verify(self, claims: base.Claims, *, now: int) -> base.Match | base.Refusal:
-        missing = base.first_refusal(*(_required(claims, name) for name in REQUIRED_CLAIMS))
+        missing = base.first_refusal(*(base.missing(claims, name) for name in REQUIRED_CLAIMS))
         if missing is not None:
             return missing
         refusal = base.first_refusal(
@@ -125,54 +124,25 @@ class GitLabPublisher:
         return base.refuse("ci_config_ref_uri", shown, value)
 
 
-def _required(claims: base.Claims, name: str) -> base.Refusal | None:
-    value = base.string_claim(claims, name)
-    return value if isinstance(value, base.Refusal) else None
-
-
 def from_table(table: Mapping[str, object], *, issuer: str) -> GitLabPublisher:
     """Build from one TOML publisher table; raise `base.ConfigError` naming the bad key."""
-    for key in table:
-        if key not in _KEYS:
-            raise base.ConfigError(key, f"unknown key; expected one of {sorted(_KEYS)}")
+    base.known_keys(table, _KEYS)
     if not urlsplit(issuer).netloc:
         raise base.ConfigError("issuer", f"expected an https URL with a host, got {issuer!r}")
-    namespace = _string(table, "namespace", _NAMESPACE_RE, "a group path like 'group/subgroup'")
-    project = _string(table, "project", _PROJECT_RE, "a project name without '/'")
-    ci_config_file = _string(
+    namespace = base.config_string(
+        table, "namespace", _NAMESPACE_RE, "a group path like 'group/subgroup'"
+    )
+    project = base.config_string(table, "project", _PROJECT_RE, "a project name without '/'")
+    ci_config_file = base.config_string(
         table, "ci_config_file", _CONFIG_FILE_RE, "a relative path like '.gitlab-ci.yml'"
     )
-    environment = None
-    if table.get("environment") is not None:
-        environment = _string(table, "environment", None, "a non-empty string")
+    environment = base.config_optional(table, "environment", None, "a non-empty string")
     return GitLabPublisher(
         namespace=namespace,
         project=project,
         ci_config_file=ci_config_file,
         issuer=issuer,
         environment=environment,
-        namespace_id=_id(table, "namespace_id"),
-        project_id=_id(table, "project_id"),
+        namespace_id=base.config_id(table, "namespace_id"),
+        project_id=base.config_id(table, "project_id"),
     )
-
-
-def _string(
-    table: Mapping[str, object], key: str, pattern: re.Pattern[str] | None, expected: str
-) -> str:
-    value = table.get(key)
-    if value is None:
-        raise base.ConfigError(key, "is required")
-    if not isinstance(value, str) or not value or (pattern and not pattern.fullmatch(value)):
-        raise base.ConfigError(key, f"expected {expected}, got {value!r}")
-    return value
-
-
-def _id(table: Mapping[str, object], key: str) -> str | None:
-    value = table.get(key)
-    if value is None:
-        return None
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str) or not _ID_RE.fullmatch(value):
-        raise base.ConfigError(key, f"expected a numeric id, got {value!r}")
-    return value
