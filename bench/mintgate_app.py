@@ -1,0 +1,40 @@
+"""mintgate as it really runs, for `uvicorn --factory mintgate_app:create_app`.
+
+The real `create_app`, the real publishers TOML, Redis replay protection and
+the JWKS cache fetching over HTTP; only the issuer's `jwks_uri` points at the
+loopback JWKS server `mint_bench.py` starts. Equivalent environment for
+`mintgate serve`: MINTGATE_ISSUERS_FILE, MINTGATE_PUBLISHERS_FILE,
+MINTGATE_SIGNING_KEY_FILES, MINTGATE_REDIS_URL, MINTGATE_JWKS_ALLOW_LOOPBACK_HTTP=1.
+
+BENCH_APP_LOG=1 turns on INFO logging to a file, as `mintgate serve` does to
+stderr (one line per mint), to price that separately.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from starlette.applications import Starlette
+
+from service.app import create_app as create_mintgate
+from service.settings import Settings
+
+
+def create_app() -> Starlette:
+    if os.environ.get("BENCH_APP_LOG") == "1":
+        logging.basicConfig(
+            level=logging.INFO,
+            filename=os.environ["BENCH_APP_LOG_FILE"],
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+    settings = Settings(
+        url="http://127.0.0.1:8000",
+        issuers_file=Path(os.environ["BENCH_ISSUERS_FILE"]),
+        publishers_file=Path(os.environ["BENCH_PUBLISHERS_FILE"]),
+        signing_key_files=(Path(os.environ["BENCH_SIGNING_KEY"]),),
+        redis_url=os.environ["BENCH_REDIS_URL"],
+        jwks_allow_loopback_http=True,
+    )
+    return create_mintgate(settings)
