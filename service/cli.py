@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ssl_certfile=str(settings.tls_cert) if settings.tls_cert else None,
         ssl_keyfile=str(settings.tls_key) if settings.tls_key else None,
         proxy_headers=False,
+        access_log=False,  # the exchange logs every mint and refusal itself
         server_header=False,
         log_config=None,
     )

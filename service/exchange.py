@@ -18,6 +18,7 @@ from service.issuers import Issuers
 from service.minting.tokens import Grant, Minted, Minter
 from service.oidc.envelope import open_envelope
 from service.oidc.verify import verify_token
+from service.publishers import PROVIDERS
 from service.publishers.base import (
     INVALID_PUBLISHER,
     INVALID_REUSE_TOKEN,
@@ -27,6 +28,7 @@ from service.publishers.base import (
     Claims,
     Match,
     Refusal,
+    lookup_value,
 )
 from service.replay import ReplayStore, ReplayUnavailable
 from service.trust import TrustStore
@@ -109,9 +111,17 @@ class Exchange:
         return self.minter.mint(grant, now=now)
 
     async def _grant(self, issuer: str, provider: str, claims: Claims, now: int) -> Grant | Refusal:
-        candidates = await self.trust.publishers_for(issuer)
+        lookup_claim: str = PROVIDERS[provider].LOOKUP_CLAIM
+        lookup_key = lookup_value(claims, lookup_claim)
+        if isinstance(lookup_key, Refusal):
+            return lookup_key
+        candidates = await self.trust.publishers_for(issuer, lookup_key)
         if not candidates:
-            return Refusal(INVALID_PUBLISHER, f"no trusted publisher is configured for {issuer}")
+            shown = str(claims[lookup_claim])[:200]
+            return Refusal(
+                INVALID_PUBLISHER,
+                f"valid token, but no trusted publisher for {lookup_claim} {shown!r}",
+            )
         projects: list[str] = []
         matches: list[Match] = []
         reasons: list[str] = []

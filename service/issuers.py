@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from service.publishers import PROVIDERS
+
 # Asymmetric only: an HS* entry would let anyone holding the published key forge tokens.
 ALLOWED_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
@@ -104,9 +106,12 @@ def _issuer(table: dict[str, Any], where: str, *, audience: str, leeway: int) ->
     hosts = table.get("jwks_hosts", [])
     if not isinstance(hosts, list) or not all(isinstance(h, str) and h for h in hosts):
         raise IssuerConfigError(f"{where}: jwks_hosts must be a list of host names")
+    provider = _string(table, "provider", where).lower()
+    if provider not in PROVIDERS:
+        raise IssuerConfigError(f"{where}: provider must be one of {sorted(PROVIDERS)}")
     return Issuer(
         url=url,
-        provider=_string(table, "provider", where).lower(),
+        provider=provider,
         algorithms=frozenset(algorithms),
         audience=_string(table, "audience", where) if "audience" in table else audience,
         leeway=own_leeway,

@@ -310,3 +310,31 @@ async def test_replicas_share_fetched_keys_only_when_switched_on(
     async with make_client(redis=redis, jwks_shared=shared) as two:
         minted_claims(await mint(two, github.sign(github_claims())))
     assert route.call_count == fetches
+
+
+async def test_refusal_never_describes_another_projects_publishers(
+    make_client: Any, issuers_mock: Any, github: FakeIssuer
+) -> None:
+    # Any GitHub user can mint a token for their own repository; what comes back
+    # must not reveal which repositories, owner ids or environments others trust.
+    stranger = github_claims(repository="mallory/tool", owner_id="666")
+    async with make_client() as client:
+        response = await mint(client, github.sign(stranger))
+    description = response.json()["errors"][0]["description"]
+    assert response.json()["errors"][0]["code"] == "invalid-publisher"
+    assert "mallory/tool" in description
+    for secret in ("octo-org", "1234567", "pypi", "release.yml", "octo-corp"):
+        assert secret not in description
+
+
+async def test_refusal_explains_the_mismatch_to_the_repository_it_concerns(
+    make_client: Any, issuers_mock: Any, github: FakeIssuer
+) -> None:
+    async with make_client() as client:
+        response = await mint(client, github.sign(github_claims(workflow="ci.yml")))
+    description = response.json()["errors"][0]["description"]
+    assert (
+        "workflow_ref: expected 'octo-org/sampleproject/.github/workflows/release.yml@"
+        in description
+    )
+    assert "ci.yml" in description

@@ -58,6 +58,16 @@ class Publisher(Protocol):
     @property
     def identity(self) -> str: ...
 
+    @property
+    def lookup_key(self) -> str:
+        """The casefolded value of the provider's LOOKUP_CLAIM this publisher can match.
+
+        Trust stores index publishers by it, so a token is checked only against
+        the publishers of its own repository or project: cheap with a million
+        publishers, and a refusal never describes another project's configuration.
+        """
+        ...
+
     def verify(self, claims: Claims, *, now: int) -> Match | Refusal: ...
 
 
@@ -148,6 +158,11 @@ class ConfigError(ValueError):
         super().__init__(f"{key}: {message}")
         self.key = key
         self.message = message
+
+
+def lookup_value(claims: Claims, claim: str) -> str | Refusal:
+    value = string_claim(claims, claim)
+    return value if isinstance(value, Refusal) else value.casefold()
 
 
 def missing(claims: Claims, name: str) -> Refusal | None:

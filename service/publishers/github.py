@@ -25,6 +25,8 @@ from service.publishers import base
 PROVIDER: Final = "github"
 DEFAULT_ISSUER: Final = "https://token.actions.githubusercontent.com"
 
+# Publishers are looked up by this claim (casefolded) before any check runs.
+LOOKUP_CLAIM: Final = "repository"
 # Present and non-empty strings, or the request is refused before any comparison.
 REQUIRED_CLAIMS: Final = (
     "sub",
@@ -107,6 +109,10 @@ class GitHubPublisher:
     @property
     def provider(self) -> str:
         return PROVIDER
+
+    @property
+    def lookup_key(self) -> str:
+        return self.repository.casefold()
 
     @property
     def identity(self) -> str:

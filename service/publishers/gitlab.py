@@ -25,6 +25,8 @@ from service.publishers import base
 PROVIDER: Final = "gitlab"
 DEFAULT_ISSUER: Final = "https://gitlab.com"
 
+# Publishers are looked up by this claim (casefolded) before any check runs.
+LOOKUP_CLAIM: Final = "project_path"
 # Present and non-empty strings, or the request is refused before any comparison.
 # `namespace_id` and `project_id` are required too when the publisher pins them.
 REQUIRED_CLAIMS: Final = ("sub", "project_path", "ci_config_ref_uri", "ref_path", "sha")
@@ -72,6 +74,10 @@ class GitLabPublisher:
     @property
     def provider(self) -> str:
         return PROVIDER
+
+    @property
+    def lookup_key(self) -> str:
+        return f"{self.namespace}/{self.project}".casefold()
 
     @property
     def identity(self) -> str:

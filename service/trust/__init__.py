@@ -20,8 +20,8 @@ class Trusted:
 
 
 class TrustStore(Protocol):
-    async def publishers_for(self, issuer: str) -> Sequence[Trusted]:
-        """Every (project, publisher) whose tokens come from this exact issuer."""
+    async def publishers_for(self, issuer: str, lookup_key: str) -> Sequence[Trusted]:
+        """Every (project, publisher) for this exact issuer and casefolded lookup key."""
         ...
 
 

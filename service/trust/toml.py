@@ -29,16 +29,16 @@ class TrustConfigError(ValueError):
 
 class TomlTrustStore:
     def __init__(self, trusted: Sequence[Trusted]) -> None:
-        by_issuer: dict[str, list[Trusted]] = defaultdict(list)
+        index: dict[tuple[str, str], list[Trusted]] = defaultdict(list)
         for entry in trusted:
-            by_issuer[entry.publisher.issuer].append(entry)
-        self._by_issuer = {issuer: tuple(entries) for issuer, entries in by_issuer.items()}
+            index[entry.publisher.issuer, entry.publisher.lookup_key].append(entry)
+        self._index = {key: tuple(entries) for key, entries in index.items()}
 
-    async def publishers_for(self, issuer: str) -> Sequence[Trusted]:
-        return self._by_issuer.get(issuer, ())
+    async def publishers_for(self, issuer: str, lookup_key: str) -> Sequence[Trusted]:
+        return self._index.get((issuer, lookup_key), ())
 
     def __len__(self) -> int:
-        return sum(len(v) for v in self._by_issuer.values())
+        return sum(len(v) for v in self._index.values())
 
 
 def load_trust(path: Path, issuers: Issuers) -> TomlTrustStore:

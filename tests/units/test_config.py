@@ -67,25 +67,26 @@ def test_shipped_config_loads() -> None:
     [
         ('[[issuer]]\nurl = "http://gitlab.com"\nprovider = "gitlab"', "https"),
         (
-            '[[issuer]]\nurl = "https://x.example"\nprovider = "x"\nalgorithms = ["HS256"]',
+            '[[issuer]]\nurl = "https://x.example"\nprovider = "github"\nalgorithms = ["HS256"]',
             "algorithms",
         ),
         (
-            '[[issuer]]\nurl = "https://x.example"\nprovider = "x"\nalgorithms = ["none"]',
+            '[[issuer]]\nurl = "https://x.example"\nprovider = "github"\nalgorithms = ["none"]',
             "algorithms",
         ),
         (
-            '[[issuer]]\nurl = "https://x.example"\nprovider = "x"\nalgoritms = ["RS256"]',
+            '[[issuer]]\nurl = "https://x.example"\nprovider = "github"\nalgoritms = ["RS256"]',
             "algoritms",
         ),
         (
-            2 * '[[issuer]]\nurl = "https://x.example"\nprovider = "x"\n',
+            2 * '[[issuer]]\nurl = "https://x.example"\nprovider = "github"\n',
             "twice",
         ),
-        ('[[issuer]]\nprovider = "x"', "url"),
+        ('[[issuer]]\nprovider = "github"', "url"),
         ("[[issuer]\n", "issuers.toml"),
+        ('[[issuer]]\nurl = "https://x.example"\nprovider = "jenkins"', "provider must be one of"),
     ],
-    ids=["http", "hs256", "none", "typo", "duplicate", "no-url", "not-toml"],
+    ids=["http", "hs256", "none", "typo", "duplicate", "no-url", "not-toml", "unknown-provider"],
 )
 def test_bad_issuer_config_is_named(tmp_path: Path, toml: str, message: str) -> None:
     path = tmp_path / "issuers.toml"
