@@ -1,0 +1,12 @@
+"""Subcommands of `mintgate`. Each module has NAME, HELP, configure(parser) and run(args) -> int.
+
+Add a command by writing its module and listing it here.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from service.commands import check, keygen, serve
+
+COMMANDS: tuple[ModuleType, ...] = (serve, check, keygen)
