@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 import jwks_cache
 from service.exchange import Exchange
-from service.http import health, oidc, wellknown
+from service.http import health, oauth, oidc, wellknown
 from service.issuers import Issuers, load_issuers
 from service.minting.keys import (
     KeyConfigError,
@@ -24,7 +24,10 @@ from service.minting.keys import (
     load_signing_keys,
 )
 from service.minting.tokens import Minter
+from service.oauth.authority import Authority
+from service.oauth.clients import load_clients
 from service.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
+from service.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from service.settings import Settings, SettingsError
 from service.trust.toml import load_trust
 
@@ -39,6 +42,7 @@ class Overrides:
     redis: aioredis.Redis | None = None
     clock: Callable[[], float] = time.time
     signing_keys: SigningKeys | None = None
+    revocations: RevocationStore | None = None
 
 
 def redis_client(url: str) -> aioredis.Redis:
@@ -118,6 +122,14 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         if redis is not None
         else MemoryReplayStore(max_entries=settings.replay_max_entries, clock=seams.clock)
     )
+    # Every check asks Redis, so a revocation holds on every replica at once.
+    revocations: RevocationStore
+    if seams.revocations is not None:
+        revocations = seams.revocations
+    elif redis is not None:
+        revocations = RedisRevocationStore(redis)
+    else:
+        revocations = MemoryRevocationStore(clock=seams.clock)
     # Opt-in: whoever can write these Redis keys can plant a verification key.
     shared = (
         jwks_cache.RedisSharedKeys(redis) if redis is not None and settings.jwks_shared else None
@@ -151,8 +163,19 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
             if seams.redis is None and redis is not None:
                 await redis.aclose()
 
-    app = Starlette(routes=[*oidc.routes, *wellknown.routes, *health.routes], lifespan=lifespan)
+    app = Starlette(
+        routes=[*oidc.routes, *wellknown.routes, *health.routes, *oauth.routes], lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.exchange = exchange
     app.state.public_jwks = keys.public_jwks()
+    app.state.revocations = revocations
+    app.state.oauth = Authority(
+        keys,
+        issuer=settings.url,
+        audience=settings.token_audience,
+        revocations=revocations,
+        clock=seams.clock,
+    )
+    app.state.oauth_clients = load_clients(settings.oauth_clients_file)
     return app

@@ -20,8 +20,15 @@ async def authorization_server(request: Request) -> Response:
         {
             "issuer": url,
             "jwks_uri": f"{url}/.well-known/jwks.json",
-            "token_endpoint": f"{url}/_/oidc/mint-token",
+            # The OAuth token endpoint (RFC 8693 exchange); PyPI-style mints stay at
+            # /_/oidc/mint-token, which takes JSON and is no OAuth endpoint.
+            "token_endpoint": f"{url}/oauth/token",
             "token_endpoint_auth_methods_supported": ["none"],
+            "grant_types_supported": ["urn:ietf:params:oauth:grant-type:token-exchange"],
+            "revocation_endpoint": f"{url}/oauth/revoke",
+            "revocation_endpoint_auth_methods_supported": ["client_secret_basic"],
+            "introspection_endpoint": f"{url}/oauth/introspect",
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic"],
             "response_types_supported": [],
         },
         headers={"Cache-Control": "public, max-age=300"},

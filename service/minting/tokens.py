@@ -65,11 +65,18 @@ class Minter:
             "nbf": now,
             "exp": now + self.ttl,
         }
-        active = self.keys.active
-        signed = jwt.encode(
-            claims, active.private, algorithm=ALGORITHM, headers={"kid": active.kid}
+        return Minted(
+            token=sign(self.keys, claims), expires=now + self.ttl, jti=jti, projects=projects
         )
-        return Minted(token=serialize(signed), expires=now + self.ttl, jti=jti, projects=projects)
+
+
+def sign(keys: SigningKeys, claims: Mapping[str, Any]) -> str:
+    """Signed with the active key and serialised: every token the service issues."""
+    active = keys.active
+    signed = jwt.encode(
+        dict(claims), active.private, algorithm=ALGORITHM, headers={"kid": active.kid}
+    )
+    return serialize(signed)
 
 
 def checksum(body: str) -> str:
