@@ -1,0 +1,107 @@
+"""Who is uploading: Basic credentials in, a verified minted token or a Denied out.
+
+The token is checked offline by `service.verifier.Verifier` (keys from mintgate's
+JWKS, cached), then against the revocation store when there is one. Every
+failure to *know* (keys or revocation unavailable) is a 503: fail closed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass, field
+
+from service.gateway.errors import Denied, forbidden, unavailable
+from service.gateway.policy import ProjectPolicy
+from service.minting.tokens import PREFIX
+from service.publishers.base import SERVICE_UNAVAILABLE
+from service.revocation import RevocationStore, RevocationUnavailable
+from service.verifier import OUT_OF_SCOPE, VerifiedToken, Verifier
+
+log = logging.getLogger(__name__)
+
+TOKEN_USERNAME = "__token__"
+MISSING = Denied(
+    401, f"credentials required: use username {TOKEN_USERNAME} and a mintgate token as password"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)  # the token: never in a repr, a log line or a message
+
+
+def basic_credentials(header: str | None) -> Credentials | None:
+    """The Basic credentials of an Authorization header; None when absent or malformed."""
+    if header is None:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic" or not encoded.strip():
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    username, sep, password = decoded.partition(":")
+    return Credentials(username, password) if sep else None
+
+
+class Authorizer:
+    def __init__(
+        self,
+        verifier: Verifier,
+        *,
+        revocations: RevocationStore | None,
+        policy: ProjectPolicy,
+    ) -> None:
+        self.verifier = verifier
+        self.revocations = revocations
+        self.policy = policy
+
+    async def authorize(self, credentials: Credentials, project: str) -> VerifiedToken | Denied:
+        """May these credentials upload to `project` (PEP 503 normalised)?"""
+        if credentials.username != TOKEN_USERNAME:
+            return forbidden(
+                f"username {credentials.username[:64]!r} is not accepted: use {TOKEN_USERNAME}"
+                " with a mintgate token as password (password logins are not supported)"
+            )
+        if not credentials.password.startswith(PREFIX):
+            return await self._other_token(project)
+        verified = await self.verifier.verify(credentials.password, project)
+        if not isinstance(verified, VerifiedToken):
+            if verified.code == SERVICE_UNAVAILABLE:
+                return unavailable(f"cannot check the token now: {verified.description}")
+            if verified.code == OUT_OF_SCOPE:
+                # The description already names the project.
+                return forbidden(f"token refused: {verified.description}")
+            return forbidden(f"token refused for project {project!r}: {verified.description}")
+        return await self._not_revoked(verified, project)
+
+    async def _other_token(self, project: str) -> Denied:
+        # Seam for API tokens: verify them here, then consult the policy before accepting.
+        if await self.policy.trusted_publishing_only(project):
+            return forbidden(
+                f"project {project!r} accepts only trusted publishing:"
+                f" upload with a mintgate token ({PREFIX}...)"
+            )
+        return forbidden(
+            f"not a mintgate token: this gateway accepts only tokens minted by mintgate"
+            f" ({PREFIX}...) through trusted publishing; API tokens are not supported yet"
+        )
+
+    async def _not_revoked(self, verified: VerifiedToken, project: str) -> VerifiedToken | Denied:
+        if self.revocations is None:
+            return verified
+        # A narrowed token dies with any token it descends from, as in Verifier.
+        try:
+            revoked = False
+            for token_id in (verified.jti, *verified.ancestors):
+                revoked = revoked or await self.revocations.is_revoked(token_id)
+        except RevocationUnavailable:
+            log.warning("revocation store unavailable; refusing upload to %s", project)
+            return unavailable("cannot check whether the token has been revoked; try again")
+        if revoked:
+            return forbidden(f"token refused for project {project!r}: token has been revoked")
+        return verified

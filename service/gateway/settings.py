@@ -1,0 +1,107 @@
+"""MINTGATE_GATEWAY_* environment variables, parsed once into one frozen GatewaySettings.
+
+Same rules as `service.settings`: a bad value stops start-up with a message that
+names the variable, and never prints a secret's value.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from service import envparse as parse
+from service.envparse import EnvReader, SettingsError
+
+MiB = 1024 * 1024
+PREFIX = "GATEWAY_"
+
+
+@dataclass(frozen=True, slots=True)
+class GatewaySettings:
+    # Where uploads go, e.g. "https://registry.internal/legacy/" or a pypiserver root.
+    backend_url: str
+    # mintgate's own URL: the `iss` of minted tokens, and where its JWKS is.
+    mintgate_url: str
+    backend_username: str | None = None
+    backend_password: str | None = field(default=None, repr=False)
+    token_audience: str = "mintgate-upload"
+    host: str = "127.0.0.1"
+    port: int = 8100
+    max_upload_bytes: int = 100 * MiB
+    backend_timeout: float = 300.0
+    allow_loopback_http: bool = False
+    redis_url: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
+        env = os.environ if env is None else env
+        r = EnvReader(env)
+        backend_url = _required(r, "BACKEND_URL", _backend_url)
+        mintgate_url = _required(r, "MINTGATE_URL", parse.http_url)
+        username = r.get(f"{PREFIX}BACKEND_USERNAME", str, None)
+        password = _password(r)
+        if (username is None) != (password is None):
+            raise SettingsError(
+                f"MINTGATE_{PREFIX}BACKEND_USERNAME and MINTGATE_{PREFIX}BACKEND_PASSWORD"
+                " (or _PASSWORD_FILE) must be set together"
+            )
+        defaults = cls(backend_url=backend_url, mintgate_url=mintgate_url)
+        return cls(
+            backend_url=backend_url,
+            mintgate_url=mintgate_url,
+            backend_username=username,
+            backend_password=password,
+            token_audience=r.get(f"{PREFIX}TOKEN_AUDIENCE", str, defaults.token_audience),
+            host=r.get(f"{PREFIX}HOST", str, defaults.host),
+            port=r.get(f"{PREFIX}PORT", parse.port_number, defaults.port),
+            max_upload_bytes=r.get(
+                f"{PREFIX}MAX_UPLOAD_BYTES", parse.bounded_int(1024, 10 * 1024 * MiB), 100 * MiB
+            ),
+            backend_timeout=r.get(
+                f"{PREFIX}BACKEND_TIMEOUT", parse.seconds, defaults.backend_timeout
+            ),
+            allow_loopback_http=r.get(f"{PREFIX}ALLOW_LOOPBACK_HTTP", parse.on_off, False),
+            redis_url=r.get(f"{PREFIX}REDIS_URL", parse.redis_url, None),
+        )
+
+
+def _required(r: EnvReader, name: str, parser: Callable[[str], str]) -> str:
+    value = r.get(f"{PREFIX}{name}", parser, None)
+    if value is None:
+        raise SettingsError(f"MINTGATE_{PREFIX}{name} is required")
+    return value
+
+
+def _backend_url(raw: str) -> str:
+    # Unlike mintgate's own URL a trailing slash is allowed: "/legacy/" is the usual upload path.
+    scheme, sep, rest = raw.partition("://")
+    if "@" in rest.split("/")[0]:
+        # Credentials in a URL end up in logs and tracebacks (and in this message): not here.
+        raise ValueError("put credentials in MINTGATE_GATEWAY_BACKEND_USERNAME/_PASSWORD")
+    if scheme not in ("http", "https") or not sep or not rest:
+        raise ValueError(f"expected an http(s) URL, got {raw!r}")
+    return raw
+
+
+def _password(r: EnvReader) -> str | None:
+    inline = r.get(f"{PREFIX}BACKEND_PASSWORD", str, None)
+    path = r.get(f"{PREFIX}BACKEND_PASSWORD_FILE", Path, None)
+    if inline is not None and path is not None:
+        raise SettingsError(
+            f"MINTGATE_{PREFIX}BACKEND_PASSWORD and MINTGATE_{PREFIX}BACKEND_PASSWORD_FILE"
+            " are exclusive"
+        )
+    if path is None:
+        return inline
+    try:
+        # One trailing newline is what `echo secret > file` leaves; it is not part of the secret.
+        secret = path.read_text().removesuffix("\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            f"MINTGATE_{PREFIX}BACKEND_PASSWORD_FILE: cannot read {path} ({type(exc).__name__})"
+        ) from None
+    if not secret:
+        raise SettingsError(f"MINTGATE_{PREFIX}BACKEND_PASSWORD_FILE: {path} is empty")
+    return secret
