@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import pytest
+from accounts_helpers import make_accounts
+from fakeissuer import Clock
+from store.store_fixtures import database, pg_store, postgres, store
+
+from service.accounts.accounts import Accounts
+from service.accounts.passwords import load_common
+from service.settings import CONFIG_DIR
+from service.store import SqlStore
+
+__all__ = ["database", "pg_store", "postgres", "store"]
+
+
+@pytest.fixture(scope="session")
+def common() -> frozenset[str]:
+    return load_common(CONFIG_DIR / "common-passwords.txt")
+
+
+@pytest.fixture
+def accounts(store: SqlStore, clock: Clock, common: frozenset[str]) -> Accounts:
+    return make_accounts(store, clock, common)
