@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -51,6 +51,18 @@ def mintgate_cli(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProc
     )
 
 
+# The trusted publisher the end-to-end tests mint for.
+SAMPLE_PUBLISHERS = """\
+[[project.sampleproject.publisher]]
+provider = "github"
+repository = "octo-org/sampleproject"
+repository_owner_id = "1234567"
+workflow = "release.yml"
+environment = "pypi"
+refs = ["refs/tags/v*"]
+"""
+
+
 @contextmanager
 def mintgate_serve(
     env: Mapping[str, str],
@@ -62,19 +74,35 @@ def mintgate_serve(
     """Run `mintgate serve` until /healthz answers; yield its base URL; stop it on exit.
 
     Sets MINTGATE_PORT and MINTGATE_URL (https when MINTGATE_TLS_CERT is given).
-    Output goes to `log`, not a pipe: a chatty server must never block on a full pipe.
     """
     port = port or free_port()
     scheme = "https" if env.get("MINTGATE_TLS_CERT") else "http"
     url = f"{scheme}://{LOOPBACK}:{port}"
     full = {"MINTGATE_HOST": LOOPBACK, **env, "MINTGATE_PORT": str(port), "MINTGATE_URL": url}
+    with serving([str(MINTGATE), "serve"], full, ready=f"{url}/healthz", log=log, verify=verify):
+        yield url
+
+
+@contextmanager
+def serving(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    ready: str,
+    log: Path,
+    verify: ssl.SSLContext | bool = True,
+) -> Iterator[None]:
+    """Run `command` until `ready` answers 200 (bounded poll); stop it on exit.
+
+    Output goes to `log`, never a pipe: a chatty server must not block on a full pipe.
+    """
     with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 (our own console script)
-            [str(MINTGATE), "serve"], env=child_env(full), stdout=out, stderr=subprocess.STDOUT
+        process = subprocess.Popen(  # noqa: S603 (commands built by the tests)
+            list(command), env=child_env(env), stdout=out, stderr=subprocess.STDOUT
         )
     try:
-        _wait_healthy(process, f"{url}/healthz", log, verify)
-        yield url
+        _wait_ready(process, command[0], ready, log, verify)
+        yield
     finally:
         process.terminate()
         try:
@@ -84,14 +112,18 @@ def mintgate_serve(
             process.wait()
 
 
-def _wait_healthy(
-    process: subprocess.Popen[bytes], healthz: str, log: Path, verify: ssl.SSLContext | bool
+def _wait_ready(
+    process: subprocess.Popen[bytes],
+    name: str,
+    ready: str,
+    log: Path,
+    verify: ssl.SSLContext | bool,
 ) -> None:
     deadline = time.monotonic() + START_DEADLINE
     with httpx.Client(verify=verify, timeout=1.0, trust_env=False) as client:
         while time.monotonic() < deadline:
             try:
-                if client.get(healthz).status_code == 200:
+                if client.get(ready).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -100,10 +132,8 @@ def _wait_healthy(
                 code = process.wait(timeout=0.05)
             except subprocess.TimeoutExpired:
                 continue
-            raise AssertionError(
-                f"mintgate exited with {code} before it was healthy:\n{_tail(log)}"
-            )
-    raise AssertionError(f"mintgate not healthy after {START_DEADLINE:g}s:\n{_tail(log)}")
+            raise AssertionError(f"{name} exited with {code} before it was ready:\n{_tail(log)}")
+    raise AssertionError(f"{name} not ready after {START_DEADLINE:g}s:\n{_tail(log)}")
 
 
 def _tail(log: Path) -> str:

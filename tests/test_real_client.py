@@ -26,22 +26,20 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from fakeissuer import FakeIssuer, github_claims
 from id import detect_credential
-from servers import JsonServer, Request, free_port, json_server, mintgate_cli, mintgate_serve
+from servers import (
+    SAMPLE_PUBLISHERS,
+    JsonServer,
+    Request,
+    free_port,
+    json_server,
+    mintgate_cli,
+    mintgate_serve,
+)
 
 from service.minting.keys import load_signing_keys
 from service.minting.tokens import PREFIX, unwrap
 from service.publishers.base import Refusal
 from service.verifier import VerifiedToken, Verifier, registry_verifier
-
-PUBLISHERS = """\
-[[project.sampleproject.publisher]]
-provider = "github"
-repository = "octo-org/sampleproject"
-repository_owner_id = "1234567"
-workflow = "release.yml"
-environment = "pypi"
-refs = ["refs/tags/v*"]
-"""
 
 
 @pytest.fixture
@@ -66,7 +64,7 @@ def config_env(tmp_path: Path, issuer_jwks: JsonServer) -> dict[str, str]:
         'jwks_hosts = ["127.0.0.1"]\n'
     )
     publishers = tmp_path / "publishers.toml"
-    publishers.write_text(PUBLISHERS)
+    publishers.write_text(SAMPLE_PUBLISHERS)
     return {
         "MINTGATE_ISSUERS_FILE": str(issuers),
         "MINTGATE_PUBLISHERS_FILE": str(publishers),
@@ -227,7 +225,7 @@ def test_service_serves_tls_itself(tmp_path: Path, config_env: dict[str, str]) -
         assert unset in result.stderr
 
 
-TYPO_PUBLISHERS = PUBLISHERS.replace("environment", "enviroment")
+TYPO_PUBLISHERS = SAMPLE_PUBLISHERS.replace("environment", "enviroment")
 NOT_A_KEY = "-----BEGIN NOT A KEY----- do-not-echo-this\n"
 
 

@@ -7,6 +7,15 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from service.commands import check, keygen, serve
+from service.commands import check, db, exchange, gateway, keygen, serve, token, user
 
-COMMANDS: tuple[ModuleType, ...] = (serve, check, keygen)
+COMMANDS: tuple[ModuleType, ...] = (
+    serve,
+    check,
+    keygen,
+    exchange,
+    token,
+    gateway,
+    db,
+    user,
+)
