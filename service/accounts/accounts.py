@@ -16,10 +16,15 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from service.accounts import recovery, totp
+from service.accounts.core import Context, Deps, Enforcement, audit
+from service.accounts.notify import LogNotifier, Notice, Notifier
 from service.accounts.passwords import PasswordPolicy, Passwords
 from service.accounts.secretbox import SecretBox
+from service.accounts.two_factor import RecoveryCodes, issue_recovery_codes, method_added
 from service.publishers.base import Refusal
-from service.store.base import AuditEvent, Store, Transaction, UsernameTaken, UserRecord
+from service.store.base import Store, Transaction, UsernameTaken, UserRecord
+
+__all__ = ["Accounts", "Context", "RecoveryAccepted", "RecoveryCodes", "TotpAccepted"]
 
 INVALID_USERNAME: Final = "invalid-username"
 INVALID_EMAIL: Final = "invalid-email"
@@ -39,28 +44,8 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True, slots=True)
-class Context:
-    """Who is acting and from where, for the audit trail."""
-
-    actor: str
-    actor_user_id: int | None = None
-    ip: str | None = None
-    user_agent: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class TotpAccepted:
     step: int
-
-
-@dataclass(frozen=True, slots=True)
-class RecoveryCodes:
-    """Shown once; only their hashes are stored."""
-
-    codes: tuple[str, ...]
-
-    def __repr__(self) -> str:
-        return f"RecoveryCodes(<{len(self.codes)} codes>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +63,8 @@ class Accounts:
         secrets: SecretBox,
         issuer: str = "mintgate",
         clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
+        enforcement: Enforcement | None = None,
     ) -> None:
         self.store = store
         self.passwords = passwords
@@ -85,6 +72,8 @@ class Accounts:
         self.secrets = secrets
         self.issuer = issuer
         self.clock = clock
+        # The same store and clock, for the service functions of the other modules.
+        self.deps = Deps(store, clock, notifier or LogNotifier(), enforcement or Enforcement())
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -92,18 +81,7 @@ class Accounts:
     async def _audit(
         self, tx: Transaction, ctx: Context, event: str, subject: int | None, **details: Any
     ) -> None:
-        await tx.record(
-            AuditEvent(
-                event=event,
-                actor=ctx.actor,
-                actor_user_id=ctx.actor_user_id,
-                subject_user_id=subject,
-                ip=ctx.ip,
-                user_agent=ctx.user_agent,
-                occurred_at=self._now(),
-                details=details,
-            )
-        )
+        await audit(tx, self.deps, ctx, event, subject=subject, **details)
 
     async def create_user(
         self, username: str, email: str, password: str, ctx: Context
@@ -176,10 +154,10 @@ class Accounts:
             now = self._now()
             await tx.confirm_totp(user_id, now)
             await self._audit(tx, ctx, "totp:confirmed", user_id)
-            if user.two_factor_enabled_at is not None:
-                return RecoveryCodes(())
-            await tx.set_two_factor_enabled(user_id, now)
-            codes = await self._issue_recovery_codes(tx, user_id, ctx)
+            codes = await method_added(tx, self.deps, ctx, user, now)
+        await self.deps.notify(
+            Notice(user.email, user.username, "two-factor-added", "authenticator app")
+        )
         return codes
 
     async def verify_totp(self, user_id: int, code: str, ctx: Context) -> TotpAccepted | Refusal:
@@ -191,6 +169,7 @@ class Accounts:
             if isinstance(result, Refusal):
                 await self._audit(tx, ctx, "totp:failed", user_id, reason=result.code)
                 return result
+            await tx.mark_two_factor(user_id, self._now())
             await self._audit(tx, ctx, "totp:used", user_id)
         return result
 
@@ -209,16 +188,6 @@ class Accounts:
             )
         return TotpAccepted(step)
 
-    async def _issue_recovery_codes(
-        self, tx: Transaction, user_id: int, ctx: Context
-    ) -> RecoveryCodes:
-        codes = recovery.generate()
-        await tx.replace_recovery_codes(
-            user_id, [recovery.hash_code(c) for c in codes], self._now()
-        )
-        await self._audit(tx, ctx, "recovery-codes:issued", user_id, count=len(codes))
-        return RecoveryCodes(tuple(codes))
-
     async def regenerate_recovery_codes(
         self, user_id: int, ctx: Context
     ) -> RecoveryCodes | Refusal:
@@ -227,7 +196,7 @@ class Accounts:
             user = await tx.user_by_id(user_id)
             if user is None or user.two_factor_enabled_at is None:
                 return Refusal(TWO_FACTOR_REQUIRED, "set up two-factor authentication first")
-            return await self._issue_recovery_codes(tx, user_id, ctx)
+            return await issue_recovery_codes(tx, self.deps, ctx, user_id)
 
     async def redeem_recovery_code(
         self, user_id: int, code: str, ctx: Context
@@ -237,7 +206,14 @@ class Accounts:
                 await self._audit(tx, ctx, "recovery-code:failed", user_id)
                 return Refusal(INVALID_RECOVERY_CODE, "the recovery code is wrong or was used")
             remaining = await tx.unused_recovery_codes(user_id)
+            # A recovery code is a second factor: it counts as a fresh confirmation.
+            await tx.mark_two_factor(user_id, self._now())
             await self._audit(tx, ctx, "recovery-code:used", user_id, remaining=remaining)
+            user = await tx.user_by_id(user_id)
+        if user is not None:
+            await self.deps.notify(
+                Notice(user.email, user.username, "recovery-code-used", f"{remaining} left")
+            )
         return RecoveryAccepted(remaining)
 
 

@@ -1,4 +1,4 @@
-"""mintgate user create USERNAME --email E: add an account (2FA is set up at first sign-in)."""
+"""mintgate user create | reset-2fa: add an account; clear a user's 2FA after out-of-band checks."""
 
 from __future__ import annotations
 
@@ -13,14 +13,16 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from service.accounts.accounts import Accounts, Context
 from service.accounts.breach import PwnedPasswords
+from service.accounts.core import deps_for
 from service.accounts.passwords import PasswordPolicy, Passwords, load_common
 from service.accounts.secretbox import SecretBox
+from service.accounts.two_factor import reset_two_factor
 from service.publishers.base import Refusal
 from service.settings import Settings, SettingsError
 from service.store import StoreError, open_store
 
 NAME = "user"
-HELP = "manage accounts: `user create USERNAME --email E`"
+HELP = "manage accounts: `user create USERNAME --email E`, `user reset-2fa USERNAME --reason R`"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +35,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="read the password from the first line of standard input instead of a prompt",
     )
+    reset = actions.add_parser(
+        "reset-2fa",
+        help="remove every two-factor method of a user whose identity you checked out of band",
+    )
+    reset.add_argument("username")
+    reset.add_argument("--reason", required=True, help="the ticket, and how identity was checked")
 
 
 def read_password(from_stdin: bool, stdin: TextIO | None = None) -> str | None:
@@ -52,6 +60,8 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"mintgate: configuration error: {exc}", file=sys.stderr)
         return 2
+    if args.user_action == "reset-2fa":
+        return asyncio.run(reset(settings, args.username, args.reason))
     password = read_password(args.password_stdin)
     if password is None:
         return 1
@@ -88,5 +98,35 @@ async def create(settings: Settings, username: str, email: str, password: str) -
     print(
         f"mintgate: created user {result.username} (id {result.id});"
         " two-factor authentication is set up at first sign-in"
+    )
+    return 0
+
+
+def operator() -> str:
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name in some containers
+        return "operator"
+
+
+async def reset(settings: Settings, username: str, reason: str) -> int:
+    try:
+        store = await open_store(settings.database_url)
+    except (StoreError, OSError) as exc:
+        print(f"mintgate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        deps = deps_for(
+            store, settings.smtp_url, settings.smtp_from, settings.two_factor_required_from
+        )
+        result = await reset_two_factor(deps, Context(actor=operator()), username, reason)
+    finally:
+        await store.close()
+    if isinstance(result, Refusal):
+        print(f"mintgate: {result.description} ({result.code})", file=sys.stderr)
+        return 1
+    print(
+        f"mintgate: removed every two-factor method of {username}; they were notified and"
+        " must enrol again at next sign-in"
     )
     return 0

@@ -3,6 +3,8 @@
 from service.store.base import (
     AuditEvent,
     AuditRecord,
+    Duplicate,
+    NameTaken,
     Store,
     StoreError,
     TotpRecord,
@@ -15,6 +17,8 @@ from service.store.sql import SqlStore, open_store
 __all__ = [
     "AuditEvent",
     "AuditRecord",
+    "Duplicate",
+    "NameTaken",
     "SqlStore",
     "Store",
     "StoreError",

@@ -1,17 +1,50 @@
-"""What the rest of the service sees of storage: records, errors and the Store protocol.
+"""What the rest of the service sees of storage: errors, records and the Store protocol.
 
 Callers never touch SQLAlchemy. They open one transaction per change and make
 every step of it through `Transaction`; leaving the block commits, an
 exception rolls everything back, so a change is written whole or not at all.
+
+`Transaction` is the sum of small per-domain groups (users, TOTP, recovery
+codes, security keys, projects, organisations, invitations, audit) so each
+group can be read, implemented and faked on its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Literal, Protocol
+
+from service.store.records import (
+    AuditEvent,
+    AuditRecord,
+    ChallengePurpose,
+    Exposure,
+    InvitationRecord,
+    Membership,
+    OrganizationRecord,
+    ProjectRecord,
+    SecurityKeyRecord,
+    TotpRecord,
+    UserRecord,
+)
+
+__all__ = [
+    "AuditEvent",
+    "AuditRecord",
+    "Exposure",
+    "InvitationRecord",
+    "Membership",
+    "OrganizationRecord",
+    "ProjectRecord",
+    "SecurityKeyRecord",
+    "Store",
+    "StoreError",
+    "TotpRecord",
+    "Transaction",
+    "UserRecord",
+]
 
 
 class StoreError(Exception):
@@ -22,50 +55,18 @@ class UsernameTaken(StoreError):
     """Another user already has this username in some letter case."""
 
 
-@dataclass(frozen=True, slots=True)
-class UserRecord:
-    id: int
-    username: str
-    email: str
-    password_hash: str
-    created_at: datetime
-    # None until a second factor is confirmed; the 2FA gate (later) refuses
-    # everything but enrolment while it is None.
-    two_factor_enabled_at: datetime | None
+class NameTaken(StoreError):
+    """A project or organisation with this normalised name exists."""
 
 
-@dataclass(frozen=True, slots=True)
-class TotpRecord:
-    user_id: int
-    secret_ciphertext: bytes
-    created_at: datetime
-    confirmed_at: datetime | None
-    last_used_step: int | None
+class Duplicate(StoreError):
+    """A unique rule held: same security key, key name, role or pending invitation."""
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """Who did what to whom, from where. `details` must never hold a secret."""
-
-    event: str
-    actor: str
-    occurred_at: datetime
-    actor_user_id: int | None = None
-    subject_user_id: int | None = None
-    subject_project: str | None = None
-    ip: str | None = None
-    user_agent: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
+ChallengeOutcome = Literal["ok", "expired", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
-class AuditRecord(AuditEvent):
-    id: int = 0
-
-
-class Transaction(Protocol):
-    """The steps of one change. Nothing is visible to others until the block ends."""
-
+class UserSteps(Protocol):
     async def add_user(
         self, username: str, email: str, password_hash: str, now: datetime
     ) -> UserRecord: ...
@@ -76,8 +77,14 @@ class Transaction(Protocol):
 
     async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
 
-    async def set_two_factor_enabled(self, user_id: int, at: datetime) -> None: ...
+    async def set_two_factor_enabled(self, user_id: int, at: datetime | None) -> None:
+        """None switches 2FA off (the last method removed, or an operator reset)."""
 
+    async def mark_two_factor(self, user_id: int, at: datetime | None) -> None:
+        """Record a fresh second-factor proof (None forgets it)."""
+
+
+class TotpSteps(Protocol):
     async def put_totp(self, user_id: int, secret_ciphertext: bytes, now: datetime) -> None:
         """Store a new, unconfirmed TOTP secret, replacing an unconfirmed one."""
 
@@ -88,6 +95,10 @@ class Transaction(Protocol):
     async def claim_totp_step(self, user_id: int, step: int) -> bool:
         """Record `step` as used if it is later than the last used one; True when it was."""
 
+    async def delete_totp(self, user_id: int) -> bool: ...
+
+
+class RecoverySteps(Protocol):
     async def replace_recovery_codes(
         self, user_id: int, code_hashes: Sequence[str], now: datetime
     ) -> None: ...
@@ -97,9 +108,131 @@ class Transaction(Protocol):
 
     async def unused_recovery_codes(self, user_id: int) -> int: ...
 
+
+class SecurityKeySteps(Protocol):
+    async def add_challenge(
+        self,
+        user_id: int,
+        purpose: ChallengePurpose,
+        challenge: bytes,
+        now: datetime,
+        expires_at: datetime,
+    ) -> None: ...
+
+    async def consume_challenge(
+        self, user_id: int, purpose: ChallengePurpose, challenge: bytes, now: datetime
+    ) -> ChallengeOutcome:
+        """Delete the challenge; "ok" for exactly one of concurrent consumers, if unexpired."""
+
+    async def add_security_key(
+        self,
+        user_id: int,
+        name: str,
+        credential_id: bytes,
+        public_key: bytes,
+        sign_count: int,
+        now: datetime,
+    ) -> SecurityKeyRecord:
+        """Raises Duplicate for a credential already registered or a name in use."""
+
+    async def security_keys(self, user_id: int) -> list[SecurityKeyRecord]: ...
+
+    async def security_key_by_credential(
+        self, credential_id: bytes
+    ) -> SecurityKeyRecord | None: ...
+
+    async def advance_sign_count(self, key_id: int, seen: int, new: int, now: datetime) -> bool:
+        """Store `new` if the count is still `seen`; False when another login moved it."""
+
+    async def delete_security_key(self, user_id: int, key_id: int) -> bool: ...
+
+    async def clear_two_factor(self, user_id: int) -> int:
+        """Delete every TOTP, security key and recovery code; the number of methods gone."""
+
+
+class ProjectSteps(Protocol):
+    async def add_project(self, name: str, normalized: str, now: datetime) -> ProjectRecord:
+        """Raises NameTaken when the normalised name exists."""
+
+    async def project_by_name(self, normalized: str) -> ProjectRecord | None: ...
+
+    async def projects(self) -> list[ProjectRecord]: ...
+
+    async def set_project_two_factor_required(self, project_id: int, required: bool) -> None: ...
+
+    async def add_project_role(
+        self, project_id: int, user_id: int, role: str, now: datetime
+    ) -> None:
+        """Raises Duplicate when the user already has a role in the project."""
+
+    async def project_members(self, project_id: int) -> list[Membership]: ...
+
+
+class OrganizationSteps(Protocol):
+    async def add_organization(
+        self, name: str, normalized: str, now: datetime
+    ) -> OrganizationRecord: ...
+
+    async def organization_by_name(self, normalized: str) -> OrganizationRecord | None: ...
+
+    async def add_organization_role(
+        self, organization_id: int, user_id: int, role: str, now: datetime
+    ) -> None: ...
+
+    async def organization_members(self, organization_id: int) -> list[Membership]: ...
+
+    async def exposure(self, user_id: int) -> Exposure:
+        """The projects and organisations this user belongs to."""
+
+
+class InvitationSteps(Protocol):
+    async def add_invitation(
+        self,
+        *,
+        invitee_user_id: int,
+        inviter_user_id: int,
+        role: str,
+        project_id: int | None,
+        organization_id: int | None,
+        now: datetime,
+        expires_at: datetime,
+    ) -> InvitationRecord:
+        """Raises Duplicate when an unexpired invitation to the same place is pending."""
+
+    async def invitation_by_id(self, invitation_id: int) -> InvitationRecord | None: ...
+
+    async def invitations_for(self, user_id: int) -> list[InvitationRecord]: ...
+
+    async def delete_invitation(self, invitation_id: int) -> bool:
+        """True for exactly one of concurrent accept/decline calls."""
+
+
+class AuditSteps(Protocol):
     async def record(self, event: AuditEvent) -> None: ...
 
-    async def audit_events(self, subject_user_id: int | None = None) -> list[AuditRecord]: ...
+    async def audit_events(
+        self,
+        subject_user_id: int | None = None,
+        *,
+        user_id: int | None = None,
+        project: str | None = None,
+        organization: str | None = None,
+    ) -> list[AuditRecord]:
+        """Oldest first. `user_id` matches events the user did or underwent."""
+
+
+class Transaction(
+    UserSteps,
+    TotpSteps,
+    RecoverySteps,
+    SecurityKeySteps,
+    ProjectSteps,
+    OrganizationSteps,
+    InvitationSteps,
+    AuditSteps,
+    Protocol,
+):
+    """The steps of one change. Nothing is visible to others until the block ends."""
 
 
 class Store(Protocol):

@@ -1,8 +1,8 @@
 """Tables, as typed SQLAlchemy models. Alembic revisions are written against these.
 
-Later slices add projects, roles and organisations as their own tables that
-point at `users.id`; audit events already carry a subject project by name so
-their history needs no rewrite when the projects table arrives.
+Audit events name their subject project and organisation by normalised name,
+not by foreign key: the trail must outlive a deleted project and keep
+meaning the same thing.
 """
 
 from __future__ import annotations
@@ -75,6 +75,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     two_factor_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_two_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (Index("uq_users_username_lower", func.lower(username), unique=True),)
 
@@ -120,6 +121,7 @@ class AuditEventRow(Base):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     subject_project: Mapped[str | None] = mapped_column(String(255), index=True)
+    subject_organization: Mapped[str | None] = mapped_column(String(255), index=True)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(512))
     details: Mapped[dict[str, Any]] = mapped_column(Details)

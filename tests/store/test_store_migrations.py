@@ -18,7 +18,20 @@ from service.store.models import Base
 
 pytestmark = pytest.mark.anyio
 
-TABLES = {"users", "totp_credentials", "recovery_codes", "audit_events", "alembic_version"}
+TABLES = {
+    "users",
+    "totp_credentials",
+    "recovery_codes",
+    "audit_events",
+    "webauthn_credentials",
+    "webauthn_challenges",
+    "projects",
+    "project_roles",
+    "organizations",
+    "organization_members",
+    "invitations",
+    "alembic_version",
+}
 
 
 def _tables(conn: Connection) -> set[str]:
@@ -38,7 +51,7 @@ async def test_migrations_build_every_table_from_empty(database: Database) -> No
     try:
         assert await migrate.current(engine) is None
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == migrate.head() == "0001"
+        assert await migrate.current(engine) == migrate.head() == "0002"
         async with engine.connect() as conn:
             assert await conn.run_sync(_tables) == TABLES
             # The models and the hand-written revision describe the same schema.
@@ -63,7 +76,7 @@ async def test_sqlite_file_is_created_and_migrated_on_first_use(tmp_path: Path) 
 
 
 async def test_postgres_not_at_head_is_refused_with_the_fix(postgres: Database) -> None:
-    with pytest.raises(StoreError, match=r"revision none, this code needs 0001: run `mintgate db"):
+    with pytest.raises(StoreError, match=r"revision none, this code needs 0002: run `mintgate db"):
         await open_store(postgres.url, **postgres.options)
 
 
@@ -72,9 +85,9 @@ def test_db_upgrade_command_migrates_the_configured_database(
 ) -> None:
     monkeypatch.setenv("MINTGATE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     assert main(["db", "upgrade"]) == 0
-    assert "is at revision 0001" in capsys.readouterr().out
+    assert "is at revision 0002" in capsys.readouterr().out
     assert main(["db", "current"]) == 0
-    assert "is at revision 0001" in capsys.readouterr().out
+    assert "is at revision 0002" in capsys.readouterr().out
 
 
 def test_db_command_never_prints_a_database_password(
@@ -86,3 +99,34 @@ def test_db_command_never_prints_a_database_password(
     captured = capsys.readouterr()
     assert "hunter2secret" not in captured.out + captured.err
     assert "postgresql+asyncpg://mg:***@127.0.0.1:1/x" in captured.err
+
+
+async def test_0002_upgrades_a_populated_0001_database(database: Database) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    engine = database.engine()
+    try:
+        await migrate.upgrade(engine, "0001")
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO users (username, email, password_hash, created_at)"
+                    " VALUES ('alice', 'a@example.org', 'h', :now)"
+                ),
+                {"now": datetime(2026, 11, 25, tzinfo=UTC)},
+            )
+        await migrate.upgrade(engine)
+        assert await migrate.current(engine) == "0002"
+    finally:
+        await engine.dispose()
+    store = await open_store(database.url, **database.options)
+    try:
+        async with store.transaction() as tx:
+            alice = await tx.user_by_name("alice")
+            assert alice is not None
+            assert alice.last_two_factor_at is None
+            assert (await tx.exposure(alice.id)).any is False
+    finally:
+        await store.close()

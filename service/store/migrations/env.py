@@ -12,6 +12,7 @@ import asyncio
 from alembic import context
 from sqlalchemy import Connection
 
+from service.store import models_access  # noqa: F401  (its tables join Base.metadata)
 from service.store.engine import create_engine
 from service.store.models import Base
 

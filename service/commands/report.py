@@ -1,0 +1,50 @@
+"""mintgate report no-2fa: the maintainers still without two-factor authentication, per project."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from service.accounts.core import deps_for
+from service.accounts.projects import without_two_factor
+from service.settings import Settings, SettingsError
+from service.store import StoreError, open_store
+
+NAME = "report"
+HELP = "operator reports: `report no-2fa` lists maintainers without two-factor authentication"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    reports = parser.add_subparsers(dest="report", required=True)
+    reports.add_parser("no-2fa", help="maintainers without two-factor authentication, per project")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"mintgate: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(no_two_factor(settings))
+
+
+async def no_two_factor(settings: Settings) -> int:
+    try:
+        store = await open_store(settings.database_url)
+    except (StoreError, OSError) as exc:
+        print(f"mintgate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        deps = deps_for(store, None, settings.smtp_from, settings.two_factor_required_from)
+        report = await without_two_factor(deps)
+    finally:
+        await store.close()
+    if not report:
+        print("every project maintainer has two-factor authentication")
+        return 0
+    for entry in report:
+        flag = " [2FA required]" if entry.two_factor_required else ""
+        people = ", ".join(f"{name} ({role})" for name, role in entry.members)
+        print(f"{entry.kind} {entry.name}{flag}: {people}")
+    return 0

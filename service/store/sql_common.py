@@ -1,0 +1,34 @@
+"""What the SQL step groups share: the session they run in and row converters."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import CursorResult
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.store.models import User
+from service.store.records import UserRecord
+
+
+class Steps:
+    """Base of every step group: SqlTransaction mixes them over one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+def rowcount(result: Any) -> int:
+    return cast(CursorResult[Any], result).rowcount
+
+
+def user_record(row: User) -> UserRecord:
+    return UserRecord(
+        id=row.id,
+        username=row.username,
+        email=row.email,
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        two_factor_enabled_at=row.two_factor_enabled_at,
+        last_two_factor_at=row.last_two_factor_at,
+    )
