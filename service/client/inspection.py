@@ -1,7 +1,8 @@
-"""Explain a minted token without verifying it and without showing its signature.
+"""Explain a token without verifying it and without showing its signature.
 
 For a person looking at a token in a CI log or a bug report: which projects, who
-for, until when. Nothing here may be trusted; the registry verifies.
+for, until when. Minted tokens show their claims; API tokens (`mgapi_`) show
+each block's facts and checks. Nothing here may be trusted; the registry verifies.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from service.apitokens import explain
+from service.apitokens.format import PREFIX as API_PREFIX
 from service.client.text import printable
 from service.minting.tokens import CHECKSUM_LENGTH, PREFIX, unwrap
 
@@ -38,8 +41,10 @@ class Decoded:
     signature_bytes: int
 
 
-def decode(token: str) -> Decoded | str:
+def decode(token: str) -> Decoded | explain.DecodedApiToken | str:
     """The token's parts, or why it is not a mintgate token. Never echoes the input."""
+    if token.startswith(API_PREFIX):
+        return explain.decode(token)
     if not token.startswith(PREFIX):
         return "not a mintgate token: " + _guess(token)
     body, sep, check = token[len(PREFIX) :].rpartition("_")
@@ -81,8 +86,10 @@ def _json_part(part: str) -> dict[str, Any]:
     return value
 
 
-def render(decoded: Decoded, now: float) -> list[str]:
+def render(decoded: Decoded | explain.DecodedApiToken, now: float) -> list[str]:
     checksum = "ok" if decoded.checksum_ok else "INVALID: corrupted, truncated or edited copy"
+    if isinstance(decoded, explain.DecodedApiToken):
+        return _render_api(decoded, checksum, now)
     head = decoded.header
     lines = [
         f"mintgate token ({UNVERIFIED})",
@@ -101,6 +108,33 @@ def render(decoded: Decoded, now: float) -> list[str]:
     extra = sorted(set(claims) - set(LABELS) - set(TIMES))
     lines += [f"  {printable(k, 40) + ':':<11} {_show(claims[k])}" for k in extra]
     return lines
+
+
+def _render_api(decoded: explain.DecodedApiToken, checksum: str, now: float) -> list[str]:
+    lines = [
+        f"mintgate API token ({UNVERIFIED})",
+        f"  {'prefix':<11} {API_PREFIX} ok",
+        f"  {'checksum':<11} {checksum}",
+        f"  {'signature':<11} {len(decoded.blocks)} signed blocks; not shown, not verified",
+    ]
+    for index, block in enumerate(decoded.blocks):
+        role = "authority: issued by mintgate" if index == 0 else "appended: can only narrow"
+        lines.append(f"  block {index:<5} {role}")
+        for statement in block:
+            text = printable(statement.text, 300)
+            if statement.expires is not None:
+                text += f"  ({_rfc3339(statement.expires, now)})"
+            lines.append(f"    {statement.kind:<9} {text}")
+    return lines
+
+
+def _rfc3339(value: str, now: float) -> str:
+    try:
+        when = datetime.datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return "not a time"
+    left = round(when - now)
+    return f"expires in {_span(left)}" if left > 0 else f"expired {_span(-left)} ago"
 
 
 def _show(value: Any) -> str:
