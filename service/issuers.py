@@ -20,7 +20,17 @@ ALLOWED_ALGORITHMS = frozenset(
     {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
 )
 KNOWN_KEYS = frozenset(
-    {"url", "provider", "algorithms", "audience", "leeway", "jwks_uri", "jwks_hosts"}
+    {
+        "url",
+        "provider",
+        "algorithms",
+        "audience",
+        "leeway",
+        "jwks_uri",
+        "jwks_hosts",
+        "lookup",
+        "require_jti",
+    }
 )
 
 
@@ -37,6 +47,17 @@ class Issuer:
     leeway: int
     jwks_uri: str | None = None
     jwks_hosts: frozenset[str] = frozenset()
+    lookup: str | None = None
+    require_jti: bool = True
+
+    @property
+    def lookup_claim(self) -> str:
+        """The claim publishers of this issuer are indexed by: the provider's, or `lookup`.
+
+        Only a provider without its own (`custom`) takes `lookup`; load_issuers
+        makes sure one of the two is there.
+        """
+        return self.lookup or PROVIDERS[self.provider].LOOKUP_CLAIM or ""
 
 
 class Issuers(Mapping[str, Issuer]):
@@ -109,14 +130,27 @@ def _issuer(table: dict[str, Any], where: str, *, audience: str, leeway: int) ->
     provider = _string(table, "provider", where).lower()
     if provider not in PROVIDERS:
         raise IssuerConfigError(f"{where}: provider must be one of {sorted(PROVIDERS)}")
+    lookup = table.get("lookup")
+    own = PROVIDERS[provider].LOOKUP_CLAIM
+    if own is not None and lookup is not None:
+        raise IssuerConfigError(f"{where}: lookup is fixed by provider {provider!r} ({own!r})")
+    if own is None:
+        # A custom issuer's publishers are indexed by this claim: without it every
+        # token would be checked against every publisher of the issuer.
+        lookup = _string(table, "lookup", where)
+    require_jti = table.get("require_jti", PROVIDERS[provider].REQUIRES_JTI)
+    if not isinstance(require_jti, bool):
+        raise IssuerConfigError(f"{where}: require_jti must be true or false")
     return Issuer(
         url=url,
         provider=provider,
+        require_jti=require_jti,
         algorithms=frozenset(algorithms),
         audience=_string(table, "audience", where) if "audience" in table else audience,
         leeway=own_leeway,
         jwks_uri=jwks_uri,
         jwks_hosts=frozenset(h.lower() for h in hosts),
+        lookup=lookup,
     )
 
 

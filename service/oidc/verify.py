@@ -16,7 +16,7 @@ from jwks_cache import Key
 from service.issuers import Issuer
 from service.publishers.base import INVALID_TOKEN, Claims, Refusal
 
-REQUIRED = ("iss", "aud", "exp", "iat", "sub", "jti")
+REQUIRED = ("iss", "aud", "exp", "iat", "sub")
 
 # Which key types may verify which algorithm family: a token whose alg does not
 # fit the key is refused before PyJWT sees it (algorithm confusion).
@@ -29,11 +29,18 @@ def verify_token(token: str, alg: str, key: Key, issuer: Issuer, *, now: int) ->
         allowed = ", ".join(sorted(issuer.algorithms))
         return Refusal(INVALID_TOKEN, f"alg: expected one of {allowed}, got {alg[:20]!r}")
     claims = decode(
-        token, key, alg=alg, audience=issuer.audience, issuer=issuer.url, required=REQUIRED
+        token,
+        key,
+        alg=alg,
+        audience=issuer.audience,
+        issuer=issuer.url,
+        required=(*REQUIRED, "jti") if issuer.require_jti else REQUIRED,
     )
     if isinstance(claims, Refusal):
         return claims
-    if not isinstance(claims["jti"], str) or not claims["jti"] or len(claims["jti"]) > 256:
+    # Absent only where the issuer is configured not to require it (decode enforced that).
+    jti = claims.get("jti")
+    if "jti" in claims and (not isinstance(jti, str) or not jti or len(jti) > 256):
         return Refusal(INVALID_TOKEN, "jti: expected a non-empty string of at most 256 characters")
     return check_times(claims, leeway=issuer.leeway, now=now)
 

@@ -147,8 +147,50 @@ def glob(claims: Claims, name: str, patterns: tuple[Glob, ...]) -> Refusal | Non
     return refuse(name, "one of " + ", ".join(repr(p.text) for p in patterns), value)
 
 
+def equals_bool(claims: Claims, name: str, expected: bool) -> Refusal | None:
+    """A JSON boolean, compared by type and value: the string 'true' is not true."""
+    value = claims.get(name)
+    if isinstance(value, bool) and value is expected:
+        return None
+    return refuse(name, f"{str(expected).lower()} (a JSON boolean)", value)
+
+
+def includes(claims: Claims, name: str, expected: str) -> Refusal | None:
+    """A list of strings that holds `expected` as one whole element (never a substring)."""
+    value = claims.get(name)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value) and expected in value:
+        return None
+    return refuse(name, f"a list of strings holding {expected!r}", value)
+
+
 def first_refusal(*checks: Refusal | None) -> Refusal | None:
     return next((c for c in checks if c is not None), None)
+
+
+class Provider(Protocol):
+    """What the issuer allow-list, the trust loader and the exchange need from a provider.
+
+    A provider module (github.py) satisfies it with module constants; a preset
+    (presets.py) with attributes. `LOOKUP_CLAIM` is None when each issuer names
+    its own (`lookup` in issuers.toml, the custom provider); `DEFAULT_ISSUER` is
+    None when every publisher must name its issuer (one issuer per organization).
+    """
+
+    @property
+    def PROVIDER(self) -> str: ...
+
+    @property
+    def LOOKUP_CLAIM(self) -> str | None: ...
+
+    @property
+    def DEFAULT_ISSUER(self) -> str | None: ...
+
+    @property
+    def REQUIRES_JTI(self) -> bool:
+        """Whether every token carries `jti`; if so, a token without one is refused."""
+        ...
+
+    def from_table(self, table: Mapping[str, object], *, issuer: str) -> Publisher: ...
 
 
 class ConfigError(ValueError):

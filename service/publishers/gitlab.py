@@ -25,6 +25,8 @@ from service.publishers import base
 PROVIDER: Final = "gitlab"
 DEFAULT_ISSUER: Final = "https://gitlab.com"
 
+# Every token carries a jti: one without is refused, not replay-keyed by its hash.
+REQUIRES_JTI: Final = True
 # Publishers are looked up by this claim (casefolded) before any check runs.
 LOOKUP_CLAIM: Final = "project_path"
 # Present and non-empty strings, or the request is refused before any comparison.

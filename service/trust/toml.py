@@ -88,9 +88,17 @@ def _publisher(table: Mapping[str, Any], issuers: Issuers) -> Any:
         raise ConfigError("provider", f"expected one of {sorted(PROVIDERS)}, got {provider!r}")
     module = PROVIDERS[provider]
     issuer = table.get("issuer", module.DEFAULT_ISSUER)
+    if issuer is None:
+        raise ConfigError("issuer", f"is required for provider {provider!r} (no default issuer)")
     if not isinstance(issuer, str) or issuer not in issuers:
         raise ConfigError("issuer", f"{issuer!r} is not a configured issuer")
     if issuers[issuer].provider != provider:
         raise ConfigError("issuer", f"{issuer!r} is configured for {issuers[issuer].provider!r}")
     rest = {k: v for k, v in table.items() if k not in {"provider", "issuer"}}
-    return module.from_table(rest, issuer=issuer)
+    publisher = module.from_table(rest, issuer=issuer)
+    # A custom table names its lookup claim: the exchange indexes by its issuer's.
+    named = getattr(publisher, "lookup_claim", None)
+    if named is not None and named != issuers[issuer].lookup_claim:
+        expected = issuers[issuer].lookup_claim
+        raise ConfigError("lookup", f"expected {expected!r} (issuer {issuer!r}), got {named!r}")
+    return publisher

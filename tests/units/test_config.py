@@ -158,3 +158,20 @@ def test_project_names_are_normalised_as_pep_503(name: str, normal: str) -> None
 def test_invalid_project_names_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match="not a valid project name"):
         normalize_project(name)
+
+
+@pytest.mark.parametrize(
+    ("provider", "override", "required"),
+    [("github", "", True), ("google", "", False), ("custom", "require_jti = false", False)],
+    ids=["github-default", "google-default", "custom-override"],
+)
+def test_jti_requirement_comes_from_the_provider_unless_overridden(
+    tmp_path: Path, provider: str, override: str, required: bool
+) -> None:
+    path = tmp_path / "issuers.toml"
+    lookup = 'lookup = "sub"\n' if provider == "custom" else ""
+    path.write_text(
+        f'[[issuer]]\nurl = "https://x.example"\nprovider = "{provider}"\n{lookup}{override}\n'
+    )
+    issuer = load_issuers(path, audience="a", leeway=30)["https://x.example"]
+    assert issuer.require_jti is required
