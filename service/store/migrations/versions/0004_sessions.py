@@ -1,0 +1,26 @@
+"""Login sessions and the recent second-factor proof they carry.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-25
+
+Placeholder reserved so two changes can land in parallel on one linear chain;
+its owner fills in upgrade() and downgrade().
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0004"
+down_revision: str | None = "0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
