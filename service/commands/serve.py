@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+from types import FrameType
 from typing import Any
 
 from service.commands.common import load_app
+from service.envparse import EnvReader, SettingsError
+from service.observability.logs import configure_logging, parse_log_format, worker_log_config
+from service.observability.metrics import multiprocess_directory
 
 NAME = "serve"
 HELP = "run the service (settings from MINTGATE_* variables)"
@@ -17,16 +23,6 @@ APP_FACTORY = "service.asgi:app_from_env"
 # the process exits before it would be killed.
 GRACEFUL_SHUTDOWN = 20
 
-# Worker processes are fresh interpreters that never run the CLI's logging.basicConfig:
-# uvicorn applies this in each of them, in the same format.
-WORKER_LOG_CONFIG: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"level": "INFO", "handlers": ["stderr"]},
-}
-
 
 def configure(parser: argparse.ArgumentParser) -> None:
     pass
@@ -35,7 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     # Built here even with several workers, so a bad configuration (including
     # MINTGATE_WORKERS > 1 without shared keys and Redis) stops start-up with exit 2
-    # before any worker is spawned.
+    # before any worker is spawned. Logging first, so building the app logs in its format.
+    configure_logging(_log_format())
     loaded = load_app()
     if loaded is None:
         return 2
@@ -53,14 +50,33 @@ def run(args: argparse.Namespace) -> int:
         "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN,
     }
     if settings.workers == 1:
+        # uvicorn finishes the requests in flight on SIGTERM, then raises SIGTERM again to
+        # the handler it found at start: the default one would end the process with -15
+        # after a clean stop. This one lets run() return, and the process exit 0.
+        signal.signal(signal.SIGTERM, _stopped)
         uvicorn.run(app, log_config=None, **common)
     else:
-        # uvicorn binds one socket in this process and its workers accept from it.
-        uvicorn.run(
-            APP_FACTORY,
-            factory=True,
-            workers=settings.workers,
-            log_config=WORKER_LOG_CONFIG,
-            **common,
-        )
+        # uvicorn binds one socket in this process and its workers accept from it. Workers
+        # are fresh interpreters: they inherit PROMETHEUS_MULTIPROC_DIR (so a scrape sums
+        # every worker) and get the logging configuration as a dictConfig.
+        with multiprocess_directory():
+            uvicorn.run(
+                APP_FACTORY,
+                factory=True,
+                workers=settings.workers,
+                log_config=worker_log_config(settings.log_format),
+                **common,
+            )
     return 0
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    pass
+
+
+def _log_format() -> str:
+    # Read again by Settings.from_env, which reports a bad value; until then, json.
+    try:
+        return EnvReader(os.environ).get("LOG_FORMAT", parse_log_format, "json")
+    except SettingsError:
+        return "json"

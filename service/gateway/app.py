@@ -17,19 +17,30 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+import jwks_cache
+from service.accounts.tokens import TokenState
+from service.apitokens.keys import public_key
+from service.apitokens.verify import ApiTokenVerifier
 from service.app import redis_client
-from service.gateway.auth import MISSING, Authorizer, basic_credentials
+from service.gateway.auth import MISSING, Authorizer, basic_credentials, credential_id
 from service.gateway.errors import Denied, respond
 from service.gateway.forward import Backend, forward
 from service.gateway.policy import OpenPolicy, ProjectPolicy
 from service.gateway.settings import GatewaySettings
 from service.gateway.upload import read_upload
+from service.observability.clientip import ClientAddress
+from service.observability.metrics import Metrics, metrics_route
+from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
+from service.observability.stores import CountedRevocations
 from service.revocation import RedisRevocationStore, RevocationStore
 from service.settings import SettingsError
+from service.store import open_store
+from service.store.lazy import LazyStore
 from service.verifier import registry_verifier
 
 log = logging.getLogger(__name__)
@@ -42,8 +53,12 @@ def create_gateway(
     revocations: RevocationStore | None = None,
     policy: ProjectPolicy | None = None,
     clock: Callable[[], float] = time.time,
+    metrics_token: str | None = None,
 ) -> Starlette:
-    """`client` fetches mintgate's JWKS and talks to the registry (tests pass a mocked one)."""
+    """`client` fetches mintgate's JWKS and talks to the registry (tests pass a mocked one).
+
+    `/metrics` is open unless `metrics_token` is given (then `Authorization: Bearer`).
+    """
     if importlib.util.find_spec("python_multipart") is None:
         raise SettingsError("the upload gateway needs the python-multipart package installed")
     redis = None
@@ -51,6 +66,9 @@ def create_gateway(
         # The same Redis mintgate writes revocations to: revoking there refuses here at once.
         redis = redis_client(settings.redis_url)
         revocations = RedisRevocationStore(redis)
+    metrics = Metrics()
+    if revocations is not None:
+        revocations = CountedRevocations(revocations, metrics.store_unavailable)
     http = client or httpx.AsyncClient(follow_redirects=False)
     verifier = registry_verifier(
         settings.mintgate_url,
@@ -59,7 +77,28 @@ def create_gateway(
         allow_loopback_http=settings.allow_loopback_http,
         clock=clock,
     )
-    authorizer = Authorizer(verifier, revocations=revocations, policy=policy or OpenPolicy())
+    if isinstance(verifier.keys, jwks_cache.JWKSCache):
+        metrics.watch_jwks(verifier.keys.stats)
+    store, api, state = None, None, None
+    if settings.database_url is not None and settings.api_token_public_key is not None:
+        # Opened on first API-token upload: minted tokens keep working with the database down.
+        url = settings.database_url
+        store = LazyStore(lambda: open_store(url))
+        state = TokenState(store, clock)
+        api = ApiTokenVerifier(
+            public_key(settings.api_token_public_key),
+            tokens=state,
+            users=state,
+            policy=state,
+            clock=clock,
+        )
+    authorizer = Authorizer(
+        verifier,
+        revocations=revocations,
+        policy=policy or state or OpenPolicy(),
+        api=api,
+        usage=state,
+    )
     backend = Backend(
         settings.backend_url,
         settings.backend_username,
@@ -75,7 +114,9 @@ def create_gateway(
         if isinstance(received, Denied):
             return _refused(received, project=None)
         try:
-            verified = await authorizer.authorize(credentials, received.project)
+            verified = await authorizer.authorize(
+                credentials, received.project, ip=request.client.host if request.client else None
+            )
             if isinstance(verified, Denied):
                 return _refused(verified, project=received.project)
             relayed = await forward(http, backend, received)
@@ -88,7 +129,7 @@ def create_gateway(
             received.project,
             received.version,
             received.filename,
-            verified.jti,
+            credential_id(verified),
             relayed.status,
         )
         return PlainTextResponse(relayed.text, status_code=relayed.status)
@@ -106,9 +147,18 @@ def create_gateway(
                 await http.aclose()
             if redis is not None:
                 await redis.aclose()
+            if store is not None:
+                await store.close()
 
     routes = [Route(path, upload, methods=["POST"]) for path in ("/", "/legacy", "/legacy/")]
-    return Starlette(routes=[*routes, Route("/healthz", healthz)], lifespan=lifespan)
+    routes += [Route("/healthz", healthz), metrics_route(metrics, token=metrics_token)]
+    observability = Middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        routes=RouteTemplates(routes),
+        clients=ClientAddress(),
+    )
+    return Starlette(routes=routes, middleware=[observability], lifespan=lifespan)
 
 
 def _refused(denied: Denied, *, project: str | None) -> Response:

@@ -99,4 +99,6 @@ def unwrap(token: str) -> str | None:
     body, sep, check = token[len(PREFIX) :].rpartition("_")
     if not sep or len(check) != CHECKSUM_LENGTH or not body.isascii():
         return None
+    if not check.isascii():  # compare_digest raises on non-ASCII text
+        return None
     return body if secrets.compare_digest(checksum(body), check) else None

@@ -1,0 +1,103 @@
+"""Two worker processes, one set of numbers: every scrape sums what every worker counted."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from obskit import value
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from servekit import Served, serve
+
+from jwks_cache import CacheStats
+from service.minting.keys import generate_pem
+from service.observability.metrics import Metrics
+
+REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REFUSALS = "mintgate_mint_refusals_total"
+MINT = "/_/oidc/mint-token"
+MAX_REQUESTS = 600
+
+
+def refuse_once(url: str) -> int:
+    # A new connection each time, so the kernel may hand it to either worker.
+    with httpx.Client(timeout=5.0, trust_env=False) as client:
+        return client.post(f"{url}{MINT}", json={"token": "junk"}).status_code
+
+
+def per_worker(directory: Path, scratch: Path) -> dict[str, float]:
+    """Each worker's own refusal count, read from its own file (counter_<pid>.db)."""
+    counts = {}
+    for file in directory.glob("counter_*.db"):
+        alone = scratch / file.stem
+        alone.mkdir()
+        shutil.copy(file, alone / file.name)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))
+        text = generate_latest(registry).decode()
+        counts[file.stem] = value(text, REFUSALS, provider="unknown", code="invalid-token")
+    return counts
+
+
+@pytest.mark.redis
+def test_every_scrape_of_two_workers_shows_the_sum_of_both(tmp_path: Path) -> None:
+    key = tmp_path / "signing.pem"
+    key.write_bytes(generate_pem())
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    # What a previous run left behind would break the sum: serve removes it first.
+    (directory / "counter_99999.db").write_bytes(b"left over from the last run")
+    env = {
+        "MINTGATE_WORKERS": "2",
+        "MINTGATE_SIGNING_KEY_FILES": str(key),
+        "MINTGATE_REDIS_URL": REDIS_URL,
+        "MINTGATE_RATE_LIMIT_MINT_IP": "off",
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),
+    }
+    with serve(env, tmp_path / "serve.log") as served:
+        sent = spread_over_both_workers(served, directory, tmp_path / "scratch")
+        with httpx.Client(timeout=5.0, trust_env=False) as client:
+            for _ in range(10):
+                text = client.get(f"{served.url}/metrics").text
+                assert value(text, REFUSALS, provider="unknown", code="invalid-token") == sent
+                count = "mintgate_http_request_duration_seconds_count"
+                assert value(text, count, route=MINT, method="POST") == sent
+
+
+def spread_over_both_workers(served: Served, directory: Path, scratch: Path) -> int:
+    """Send refusals until both workers have counted some; how many were sent."""
+    sent = 0
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        while sent < MAX_REQUESTS:
+            statuses = list(pool.map(refuse_once, [served.url] * 40))
+            assert set(statuses) == {422}, statuses
+            sent += len(statuses)
+            scratch.mkdir(exist_ok=True)
+            shutil.rmtree(scratch)
+            scratch.mkdir()
+            counts = per_worker(directory, scratch)
+            if sum(1 for c in counts.values() if c > 0) >= 2:
+                assert sum(counts.values()) == sent
+                return sent
+    raise AssertionError(f"one worker took all {sent} connections: {served.tail()}")
+
+
+def test_in_multiprocess_mode_jwks_counters_are_carried_into_the_shared_files() -> None:
+    """A custom collector sees only the worker that is scraped; the mirror adds deltas."""
+    stats = CacheStats()
+    metrics = Metrics()
+    metrics.multiprocess = True  # as if PROMETHEUS_MULTIPROC_DIR had been set at import
+    metrics.watch_jwks(stats)
+    stats.fetches += 2
+    stats.stale_serves += 1
+    metrics.observe("/x", "GET", 200, 0.001)
+    stats.fetches += 1
+    metrics.observe("/x", "GET", 200, 0.001)
+    text = generate_latest(metrics.registry).decode()
+    assert value(text, "mintgate_jwks_fetches_total") == 3
+    assert value(text, "mintgate_jwks_stale_serves_total") == 1
