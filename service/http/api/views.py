@@ -1,0 +1,160 @@
+"""Records -> JSON, beside the schema that documents each shape."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from service.accounts.queries import Role, TwoFactorSummary
+from service.http.api.spec import (
+    ANY_OBJECT,
+    BOOLEAN,
+    INTEGER,
+    NULLABLE_TIME,
+    STRING,
+    TIME,
+    Schema,
+    array,
+    obj,
+)
+from service.store.base import AuditRecord, InvitationRecord, SecurityKeyRecord, UserRecord
+from service.store.records import SessionRecord
+
+NULLABLE_STRING: Schema = {"type": ["string", "null"]}
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+USER: Schema = obj(
+    {
+        "id": INTEGER,
+        "username": STRING,
+        "email": STRING,
+        "created_at": TIME,
+        "two_factor_enabled": BOOLEAN,
+    }
+)
+
+
+def user(record: UserRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "username": record.username,
+        "email": record.email,
+        "created_at": _time(record.created_at),
+        "two_factor_enabled": record.two_factor_enabled_at is not None,
+    }
+
+
+SESSION: Schema = obj(
+    {"expires_at": TIME, "two_factor_pending": BOOLEAN, "second_factor_at": NULLABLE_TIME}
+)
+
+
+def session(record: SessionRecord) -> dict[str, Any]:
+    return {
+        "expires_at": _time(record.expires_at),
+        "two_factor_pending": record.pending,
+        "second_factor_at": _time(record.second_factor_at),
+    }
+
+
+SECURITY_KEY: Schema = obj(
+    {"id": INTEGER, "name": STRING, "created_at": TIME, "last_used_at": NULLABLE_TIME}
+)
+
+
+def security_key(record: SecurityKeyRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "created_at": _time(record.created_at),
+        "last_used_at": _time(record.last_used_at),
+    }
+
+
+TWO_FACTOR: Schema = obj(
+    {
+        "enabled": BOOLEAN,
+        "methods": array(STRING),
+        "totp": BOOLEAN,
+        "security_keys": array(SECURITY_KEY),
+        "recovery_codes_remaining": INTEGER,
+    }
+)
+
+
+def two_factor(summary: TwoFactorSummary) -> dict[str, Any]:
+    return {
+        "enabled": summary.enabled,
+        "methods": summary.methods,
+        "totp": summary.totp,
+        "security_keys": [security_key(k) for k in summary.security_keys],
+        "recovery_codes_remaining": summary.recovery_codes_remaining,
+    }
+
+
+ROLE: Schema = obj({"name": STRING, "role": STRING})
+
+
+def role(record: Role) -> dict[str, str]:
+    return {"name": record.name, "role": record.role}
+
+
+INVITATION: Schema = obj(
+    {
+        "id": INTEGER,
+        "role": STRING,
+        "project": NULLABLE_STRING,
+        "organization": NULLABLE_STRING,
+        "created_at": TIME,
+        "expires_at": TIME,
+    }
+)
+
+
+def invitation(record: InvitationRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "role": record.role,
+        "project": record.project.normalized_name if record.project else None,
+        "organization": record.organization.normalized_name if record.organization else None,
+        "created_at": _time(record.created_at),
+        "expires_at": _time(record.expires_at),
+    }
+
+
+AUDIT_EVENT: Schema = obj(
+    {
+        "id": INTEGER,
+        "occurred_at": TIME,
+        "event": STRING,
+        "actor": STRING,
+        "subject_user_id": {"type": ["integer", "null"]},
+        "project": NULLABLE_STRING,
+        "organization": NULLABLE_STRING,
+        "ip": NULLABLE_STRING,
+        "user_agent": NULLABLE_STRING,
+        "details": ANY_OBJECT,
+    }
+)
+
+
+def audit_event(record: AuditRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "occurred_at": _time(record.occurred_at),
+        "event": record.event,
+        "actor": record.actor,
+        "subject_user_id": record.subject_user_id,
+        "project": record.subject_project,
+        "organization": record.subject_organization,
+        "ip": record.ip,
+        "user_agent": record.user_agent,
+        "details": dict(record.details),
+    }
+
+
+RECOVERY_CODES: Schema = obj({"recovery_codes": array(STRING)})

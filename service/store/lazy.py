@@ -1,0 +1,45 @@
+"""A Store opened on first use, and database failures as StoreError.
+
+The app serves the mint path without any database, so it must not need one to
+start: a PostgreSQL outage or a pending migration then takes down only the
+account API (503, retried on the next request), never token minting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from sqlalchemy.exc import DBAPIError
+
+from service.store.base import Store, StoreError, Transaction
+
+
+class LazyStore:
+    def __init__(self, opener: Callable[[], Awaitable[Store]]) -> None:
+        self._opener = opener
+        self._store: Store | None = None
+        self._lock = asyncio.Lock()
+
+    async def _opened(self) -> Store:
+        if self._store is None:
+            async with self._lock:  # single flight: one migration, one engine
+                if self._store is None:
+                    self._store = await self._opener()
+        return self._store
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        try:
+            store = await self._opened()
+            async with store.transaction() as tx:
+                yield tx
+        except (DBAPIError, OSError) as exc:
+            # The driver's message can quote SQL and parameters: only the kind goes on.
+            raise StoreError(f"database error ({type(exc).__name__})") from exc
+
+    async def close(self) -> None:
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
