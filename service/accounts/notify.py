@@ -37,6 +37,16 @@ MESSAGES = {
     "password-changed": ("Password changed", "Your password was changed"),
     "token-created": ("New API token", "A new API token was created"),
     "publisher-added": ("New trusted publisher", "A trusted publisher was added"),
+    "publisher-removed": ("Trusted publisher removed", "A trusted publisher was removed"),
+    "pending-publisher-added": (
+        "New pending publisher",
+        "A pending trusted publisher was registered; its first upload creates the project",
+    ),
+    "trusted-publishing-only": (
+        "Trusted publishing only",
+        "The project's 'trusted publishing only' switch was changed",
+    ),
+    "token-revoked": ("API token revoked", "An API token was revoked"),
 }
 
 

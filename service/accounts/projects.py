@@ -80,6 +80,11 @@ async def create_project(deps: Deps, ctx: Context, name: str) -> ProjectRecord |
         await tx.add_project_role(project.id, user.id, "owner", now)
         await audit(tx, deps, ctx, "project:created", subject=user.id, project=key)
         await audit(tx, deps, ctx, "role:added", subject=user.id, project=key, role="owner")
+        # The name is taken now: pending publishers others registered for it must not
+        # reify into this project (their exchange gets invalid-pending-publisher).
+        voided = await tx.invalidate_pending_publishers(key, now)
+        if voided:
+            await audit(tx, deps, ctx, "pending-publisher:invalidated", project=key, count=voided)
     return project
 
 

@@ -10,9 +10,10 @@ import time
 
 from service.apitokens.attenuate import AttenuationError, attenuate
 from service.client.inspection import decode, render
+from service.commands import token_admin
 
 NAME = "token"
-HELP = "explain a token (unverified), or narrow an API token offline"
+HELP = "explain a token (unverified), narrow an API token offline, list or revoke API tokens"
 _SPAN = re.compile(r"(\d+)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -42,6 +43,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     when.add_argument(
         "--expires-at", type=instant, metavar="ISO", help="e.g. 2030-01-01T00:00:00Z (with a zone)"
     )
+    token_admin.configure(actions)
 
 
 def duration(text: str) -> int:
@@ -70,6 +72,8 @@ def instant(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.action == "attenuate":
         return _attenuate(args)
+    if args.action in token_admin.ACTIONS:
+        return token_admin.run(args)
     token: str = sys.stdin.read().strip() if args.token == "-" else args.token.strip()
     if not token:
         print("mintgate: no token given (pass it on stdin or as an argument)", file=sys.stderr)

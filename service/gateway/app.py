@@ -26,7 +26,6 @@ import jwks_cache
 from service.accounts.tokens import TokenState
 from service.apitokens.keys import public_key
 from service.apitokens.verify import ApiTokenVerifier
-from service.app import redis_client
 from service.gateway.auth import MISSING, Authorizer, basic_credentials, credential_id
 from service.gateway.errors import Denied, respond
 from service.gateway.forward import Backend, forward
@@ -42,6 +41,7 @@ from service.settings import SettingsError
 from service.store import open_store
 from service.store.lazy import LazyStore
 from service.verifier import registry_verifier
+from service.wiring import redis_client
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,16 @@ import base64
 import binascii
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
+from service.apitokens import format as api_format
+from service.apitokens.verify import ApiTokenVerifier, VerifiedApiToken
 from service.gateway.errors import Denied, forbidden, unavailable
 from service.gateway.policy import ProjectPolicy
 from service.minting.tokens import PREFIX
-from service.publishers.base import SERVICE_UNAVAILABLE
+from service.publishers.base import SERVICE_UNAVAILABLE, Refusal
 from service.revocation import RevocationStore, RevocationUnavailable
+from service.upload_auth import UploadCredential, verify_upload_token
 from service.verifier import OUT_OF_SCOPE, VerifiedToken, Verifier
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,17 @@ def basic_credentials(header: str | None) -> Credentials | None:
     return Credentials(username, password) if sep else None
 
 
+class TokenUse(Protocol):
+    """Told each accepted API token (accounts.tokens.TokenState: last use, audit)."""
+
+    async def used(self, token: VerifiedApiToken, *, ip: str | None = None) -> None: ...
+
+
+def credential_id(credential: UploadCredential) -> str:
+    """For the log line: a minted token's jti or an API token's id (neither is a secret)."""
+    return credential.jti if isinstance(credential, VerifiedToken) else credential.token_id
+
+
 class Authorizer:
     def __init__(
         self,
@@ -55,29 +70,48 @@ class Authorizer:
         *,
         revocations: RevocationStore | None,
         policy: ProjectPolicy,
+        api: ApiTokenVerifier | None = None,
+        usage: TokenUse | None = None,
     ) -> None:
         self.verifier = verifier
         self.revocations = revocations
         self.policy = policy
+        self.api = api
+        self.usage = usage
 
-    async def authorize(self, credentials: Credentials, project: str) -> VerifiedToken | Denied:
+    async def authorize(
+        self, credentials: Credentials, project: str, *, ip: str | None = None
+    ) -> UploadCredential | Denied:
         """May these credentials upload to `project` (PEP 503 normalised)?"""
         if credentials.username != TOKEN_USERNAME:
             return forbidden(
                 f"username {credentials.username[:64]!r} is not accepted: use {TOKEN_USERNAME}"
                 " with a mintgate token as password (password logins are not supported)"
             )
-        if not credentials.password.startswith(PREFIX):
+        password = credentials.password
+        api_token = self.api is not None and password.startswith(api_format.PREFIX)
+        if not password.startswith(PREFIX) and not api_token:
             return await self._other_token(project)
-        verified = await self.verifier.verify(credentials.password, project)
-        if not isinstance(verified, VerifiedToken):
+        verified = await verify_upload_token(password, project, minted=self.verifier, api=self.api)
+        if isinstance(verified, Refusal):
             if verified.code == SERVICE_UNAVAILABLE:
                 return unavailable(f"cannot check the token now: {verified.description}")
             if verified.code == OUT_OF_SCOPE:
                 # The description already names the project.
                 return forbidden(f"token refused: {verified.description}")
             return forbidden(f"token refused for project {project!r}: {verified.description}")
+        if isinstance(verified, VerifiedApiToken):
+            await self._used(verified, ip)
+            return verified
         return await self._not_revoked(verified, project)
+
+    async def _used(self, token: VerifiedApiToken, ip: str | None) -> None:
+        if self.usage is None:
+            return
+        try:
+            await self.usage.used(token, ip=ip)
+        except Exception:  # every check held: a bookkeeping failure does not refuse the upload
+            log.warning("could not record the use of API token %s", token.token_id, exc_info=True)
 
     async def _other_token(self, project: str) -> Denied:
         # Seam for API tokens: verify them here, then consult the policy before accepting.

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service import envparse as parse
+from service.apitokens.keys import KeyConfigError, public_key
 from service.envparse import EnvReader, SettingsError
 
 MiB = 1024 * 1024
@@ -33,6 +34,10 @@ class GatewaySettings:
     backend_timeout: float = 300.0
     allow_loopback_http: bool = False
     redis_url: str | None = None
+    # With a database (mintgate's own), API tokens are accepted too, checked against
+    # its state at every upload; without one the gateway stays offline and minted-only.
+    database_url: str | None = field(default=None, repr=False)
+    api_token_public_key: str | None = None  # ed25519/<hex>: mintgate's API token root key
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
@@ -64,7 +69,25 @@ class GatewaySettings:
             ),
             allow_loopback_http=r.get(f"{PREFIX}ALLOW_LOOPBACK_HTTP", parse.on_off, False),
             redis_url=r.get(f"{PREFIX}REDIS_URL", parse.redis_url, None),
-        )
+            database_url=r.get(f"{PREFIX}DATABASE_URL", parse.database_url, None),
+            api_token_public_key=r.get(f"{PREFIX}API_TOKEN_PUBLIC_KEY", _public_key, None),
+        ).checked()
+
+    def checked(self) -> GatewaySettings:
+        if (self.database_url is None) != (self.api_token_public_key is None):
+            raise SettingsError(
+                f"MINTGATE_{PREFIX}DATABASE_URL and MINTGATE_{PREFIX}API_TOKEN_PUBLIC_KEY must be"
+                " set together: API tokens are verified with the key, then against the database"
+            )
+        return self
+
+
+def _public_key(raw: str) -> str:
+    try:
+        public_key(raw)
+    except KeyConfigError as exc:
+        raise ValueError(str(exc)) from None
+    return raw.strip()
 
 
 def _required(r: EnvReader, name: str, parser: Callable[[str], str]) -> str:

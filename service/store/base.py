@@ -26,9 +26,11 @@ from service.store.records import (
     OrganizationRecord,
     ProjectRecord,
     SecurityKeyRecord,
+    SessionRecord,
     TotpRecord,
     UserRecord,
 )
+from service.store.steps_publishing import ApiTokenSteps, PendingPublisherSteps, PublisherSteps
 
 __all__ = [
     "AuditEvent",
@@ -39,6 +41,7 @@ __all__ = [
     "OrganizationRecord",
     "ProjectRecord",
     "SecurityKeyRecord",
+    "SessionRecord",
     "Store",
     "StoreError",
     "TotpRecord",
@@ -221,6 +224,34 @@ class AuditSteps(Protocol):
         """Oldest first. `user_id` matches events the user did or underwent."""
 
 
+class SessionSteps(Protocol):
+    async def add_session(
+        self,
+        token_hash: str,
+        user_id: int,
+        *,
+        now: datetime,
+        expires_at: datetime,
+        pending: bool,
+        ip: str | None,
+        user_agent: str | None,
+    ) -> SessionRecord: ...
+
+    async def session_by_hash(self, token_hash: str) -> SessionRecord | None: ...
+
+    async def prove_session_second_factor(
+        self, session_id: int, at: datetime, expires_at: datetime | None = None
+    ) -> bool:
+        """No longer pending, last proof `at` (and a new expiry if given); False if revoked."""
+
+    async def delete_session(self, session_id: int) -> bool: ...
+
+    async def delete_sessions_of(self, user_id: int, *, keep: int | None = None) -> int:
+        """Revoke every session of the user but `keep`; how many went."""
+
+    async def delete_expired_sessions(self, now: datetime) -> int: ...
+
+
 class Transaction(
     UserSteps,
     TotpSteps,
@@ -230,6 +261,10 @@ class Transaction(
     OrganizationSteps,
     InvitationSteps,
     AuditSteps,
+    SessionSteps,
+    PublisherSteps,
+    PendingPublisherSteps,
+    ApiTokenSteps,
     Protocol,
 ):
     """The steps of one change. Nothing is visible to others until the block ends."""

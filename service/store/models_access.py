@@ -17,6 +17,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,6 +65,11 @@ class Project(Base):
     # Operator's flag for critical projects: their maintainers are held at
     # enrolment until they have 2FA, whatever the global date says.
     two_factor_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The owners' switch: API tokens are refused for this project, only trusted
+    # publishing uploads (apitokens.status.ProjectPolicy).
+    trusted_publishing_only: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
 
 
 class ProjectRole(Base):

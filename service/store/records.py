@@ -57,6 +57,8 @@ class ProjectRecord:
     normalized_name: str
     created_at: datetime
     two_factor_required: bool
+    # Owners' switch: API tokens are refused, only trusted publishing uploads.
+    trusted_publishing_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,3 +131,19 @@ class AuditEvent:
 @dataclass(frozen=True, slots=True)
 class AuditRecord(AuditEvent):
     id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """A login session. Only the SHA-256 of its id is stored; the id itself is the credential."""
+
+    id: int
+    user_id: int
+    created_at: datetime
+    expires_at: datetime
+    # True until the second factor is proven: a password alone opens nothing else.
+    pending: bool
+    # The last second-factor proof made in this session (the recent-proof window).
+    second_factor_at: datetime | None
+    ip: str | None
+    user_agent: str | None

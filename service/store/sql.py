@@ -1,7 +1,8 @@
 """SqlStore: the Store protocol over SQLAlchemy's async engine (SQLite or PostgreSQL).
 
 SqlTransaction is assembled from one step group per domain (sql_users,
-sql_keys, sql_access, sql_audit), all sharing the transaction's session.
+sql_keys, sql_access, sql_audit, sql_sessions, sql_publishers, sql_tokens),
+all sharing the transaction's session.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from service.store.engine import create_engine, display_url, is_sqlite
 from service.store.sql_access import InvitationSql, OrganizationSql, ProjectSql
 from service.store.sql_audit import AuditSql
 from service.store.sql_keys import SecurityKeySql
+from service.store.sql_publishers import PendingPublisherSql, PublisherSql
+from service.store.sql_sessions import SessionSql
+from service.store.sql_tokens import ApiTokenSql
 from service.store.sql_users import RecoverySql, TotpSql, UserSql
 
 log = logging.getLogger(__name__)
@@ -33,6 +37,10 @@ class SqlTransaction(
     OrganizationSql,
     InvitationSql,
     AuditSql,
+    SessionSql,
+    PublisherSql,
+    PendingPublisherSql,
+    ApiTokenSql,
 ):
     """Every step of one change, over one session inside one database transaction."""
 

@@ -33,6 +33,7 @@ def _project(row: Project) -> ProjectRecord:
         normalized_name=row.normalized_name,
         created_at=row.created_at,
         two_factor_required=row.two_factor_required,
+        trusted_publishing_only=row.trusted_publishing_only,
     )
 
 
@@ -45,7 +46,11 @@ def _organization(row: Organization) -> OrganizationRecord:
 class ProjectSql(Steps):
     async def add_project(self, name: str, normalized: str, now: datetime) -> ProjectRecord:
         row = Project(
-            name=name, normalized_name=normalized, created_at=now, two_factor_required=False
+            name=name,
+            normalized_name=normalized,
+            created_at=now,
+            two_factor_required=False,
+            trusted_publishing_only=False,
         )
         try:
             async with self.session.begin_nested():

@@ -1,6 +1,7 @@
 """Which publishers a project trusts: the interface the exchange reads through.
 
-TOML files now (`toml.py`), the database later; the claim checks do not change.
+TOML files (`toml.py`, the embedded default) or the database (`sql.py`, with
+MINTGATE_TRUST_SOURCE=database); the claim checks do not change.
 """
 
 from __future__ import annotations
@@ -17,6 +18,12 @@ from service.publishers.base import Publisher
 class Trusted:
     project: str
     publisher: Publisher
+    # The store's id for this entry (trust/sql.py), so its last use can be recorded.
+    ref: int | None = None
+
+
+class TrustUnavailable(Exception):
+    """The trust store cannot answer now: the exchange refuses with a 503, never guesses."""
 
 
 class TrustStore(Protocol):

@@ -19,7 +19,7 @@ from typing import Any
 
 from service.issuers import Issuers
 from service.publishers import PROVIDERS
-from service.publishers.base import ConfigError
+from service.publishers.base import ConfigError, Publisher
 from service.trust import Trusted, normalize_project
 
 
@@ -75,14 +75,21 @@ def _project(name: str, project: Any, where: str, issuers: Issuers) -> list[Trus
     out = []
     for index, table in enumerate(tables):
         here = f"{where} publisher #{index + 1}"
+        if not isinstance(table, dict):
+            raise TrustConfigError(f"{here}: expected a table")
         try:
-            out.append(Trusted(project=name, publisher=_publisher(table, issuers)))
+            out.append(Trusted(project=name, publisher=publisher_from_table(table, issuers)))
         except ConfigError as exc:
             raise TrustConfigError(f"{here}: {exc.key}: {exc.message}") from None
     return out
 
 
-def _publisher(table: Mapping[str, Any], issuers: Issuers) -> Any:
+def publisher_from_table(table: Mapping[str, Any], issuers: Issuers) -> Publisher:
+    """One publisher table (TOML, or the JSON a database keeps) -> its Publisher.
+
+    Raises ConfigError naming the key; trust/sql.py builds database rows through here too,
+    so a publisher means the same wherever it is stored.
+    """
     provider = table.get("provider")
     if not isinstance(provider, str) or provider not in PROVIDERS:
         raise ConfigError("provider", f"expected one of {sorted(PROVIDERS)}, got {provider!r}")

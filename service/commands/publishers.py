@@ -1,0 +1,74 @@
+"""mintgate publishers sync FILE: seed or update the database's trusted publishers from TOML."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from service.accounts.core import Context, deps_for
+from service.accounts.publisher_sync import SyncReport, sync_publishers
+from service.commands.user import operator
+from service.issuers import Issuers, load_issuers
+from service.settings import Settings, SettingsError
+from service.store import StoreError, open_store
+from service.trust.toml import TrustConfigError
+
+NAME = "publishers"
+HELP = "trusted publishers in the database: `publishers sync FILE` (TOML, as in config/)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="publishers_action", required=True)
+    sync = actions.add_parser(
+        "sync",
+        help="make the publishers this command added match FILE; owners' own publishers stay",
+    )
+    sync.add_argument("file", type=Path)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+        issuers = load_issuers(
+            settings.issuers_file, audience=settings.audience, leeway=settings.leeway
+        )
+    except (SettingsError, ValueError) as exc:
+        print(f"mintgate: configuration error: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(_sync(settings, issuers, args.file))
+
+
+async def _sync(settings: Settings, issuers: Issuers, path: Path) -> int:
+    try:
+        store = await open_store(settings.database_url)
+    except (StoreError, OSError) as exc:
+        print(f"mintgate: {exc}", file=sys.stderr)
+        return 2
+    try:
+        deps = deps_for(
+            store, settings.smtp_url, settings.smtp_from, settings.two_factor_required_from
+        )
+        report = await sync_publishers(deps, Context(actor=operator()), issuers, path)
+    except TrustConfigError as exc:
+        print(f"mintgate: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        await store.close()
+    print("\n".join(render(report)))
+    return 0
+
+
+def render(report: SyncReport) -> list[str]:
+    lines = [f"+ {project}  {identity}" for project, identity in report.added]
+    lines += [f"- {project}  {identity}" for project, identity in report.removed]
+    lines += [f"= {project}  {identity}" for project, identity in report.unchanged]
+    created = (
+        f" ({len(report.created_projects)} projects created)" if report.created_projects else ""
+    )
+    lines.append(
+        f"{len(report.added)} added, {len(report.removed)} removed,"
+        f" {len(report.unchanged)} unchanged{created}"
+    )
+    return lines

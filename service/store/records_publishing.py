@@ -1,0 +1,66 @@
+"""Records of issue 5: trusted and pending publishers, API token metadata. Frozen values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+PublisherSource = Literal["api", "sync"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherSpec:
+    """A publisher as validated from its table: what the store keeps of it.
+
+    `config` is the whole TOML-equivalent table, provider and issuer included,
+    so the provider's `from_table` can rebuild the very same Publisher.
+    """
+
+    provider: str
+    issuer: str
+    lookup_key: str
+    identity: str
+    fingerprint: str
+    config: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherRecord:
+    id: int
+    project: str  # PEP 503 normalised
+    spec: PublisherSpec
+    source: PublisherSource
+    created_by_user_id: int | None
+    created_at: datetime
+    last_used_at: datetime | None
+    last_run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPublisherRecord:
+    id: int
+    project_name: str  # as the user typed it: the project is created with this name
+    normalized_name: str
+    spec: PublisherSpec
+    created_by_user_id: int
+    created_at: datetime
+    expires_at: datetime
+    invalidated_at: datetime | None
+    reified_at: datetime | None
+    publisher_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiTokenRecord:
+    """What is known of an API token; never the token itself."""
+
+    id: str
+    user_id: int
+    name: str
+    projects: tuple[str, ...] | None  # None: every project the user maintains
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None

@@ -1,0 +1,220 @@
+"""Trusted publishers from the database (MINTGATE_TRUST_SOURCE=database).
+
+SqlTrustStore answers the exchange's one question, by (issuer, lookup key) in
+SQL, and rebuilds each row with its provider's `from_table`: the claim checks
+are the TOML path's, unchanged. SqlPendingTrust turns a matching pending
+publisher into a project. SqlMintRecorder writes each mint's last use and
+audit events after signing.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.issuers import Issuers
+from service.minting.tokens import Minted
+from service.publishers.base import Claims, ConfigError, Publisher, Refusal
+from service.store.base import AuditEvent, NameTaken, Store, StoreError, Transaction
+from service.store.records_publishing import PendingPublisherRecord, PublisherSpec
+from service.trust import Trusted, TrustUnavailable
+from service.trust.pending import INVALID_PENDING_PUBLISHER, PendingTrusted
+from service.trust.tables import rebuild
+
+log = logging.getLogger(__name__)
+
+# Where each provider puts the run that asked (the first present wins).
+RUN_ID_CLAIMS: Final = (
+    "run_id",  # GitHub
+    "pipeline_id",  # GitLab
+    "build_id",  # Buildkite
+    "oidc.circleci.com/pipeline-id",
+    "wf_id",  # Semaphore
+)
+ACTOR_LENGTH = 100
+
+
+def run_id(claims: Claims) -> str | None:
+    for name in RUN_ID_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)[:255]
+    return None
+
+
+@contextmanager
+def _answering() -> Iterator[None]:
+    # Fail closed with a 503: a database that cannot answer trusts nobody.
+    try:
+        yield
+    except (SQLAlchemyError, StoreError, OSError) as exc:
+        log.warning("trust store unavailable: %s", type(exc).__name__)
+        raise TrustUnavailable(type(exc).__name__) from None
+
+
+def _publisher(spec: PublisherSpec, issuers: Issuers, where: str) -> Publisher | None:
+    try:
+        return rebuild(spec, issuers)
+    except ConfigError as exc:
+        # Configuration moved on under a stored row (issuer gone, preset changed):
+        # that publisher trusts nothing until an owner fixes it.
+        log.warning("skipping %s: %s", where, exc)
+        return None
+
+
+class SqlTrustStore:
+    def __init__(self, store: Store, issuers: Issuers) -> None:
+        self.store = store
+        self.issuers = issuers
+
+    async def publishers_for(self, issuer: str, lookup_key: str) -> Sequence[Trusted]:
+        with _answering():
+            async with self.store.transaction() as tx:
+                rows = await tx.publishers_for(issuer, lookup_key)
+        out = []
+        for row in rows:
+            publisher = _publisher(row.spec, self.issuers, f"trusted publisher {row.id}")
+            if publisher is not None:
+                out.append(Trusted(project=row.project, publisher=publisher, ref=row.id))
+        return out
+
+
+class SqlPendingTrust:
+    def __init__(
+        self, store: Store, issuers: Issuers, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.issuers = issuers
+        self.clock = clock
+
+    async def pending_for(self, issuer: str, lookup_key: str) -> Sequence[PendingTrusted]:
+        with _answering():
+            async with self.store.transaction() as tx:
+                rows = await tx.pending_publishers_for(issuer, lookup_key, _at(self.clock()))
+        out = []
+        for row in rows:
+            publisher = _publisher(row.spec, self.issuers, f"pending publisher {row.id}")
+            if publisher is not None:
+                invalid = row.invalidated_at is not None
+                out.append(PendingTrusted(row.id, row.normalized_name, publisher, invalid))
+        return out
+
+    async def reify(self, pending: PendingTrusted, *, now: int) -> Trusted | Refusal:
+        with _answering():
+            try:
+                async with self.store.transaction() as tx:
+                    return await self._reify(tx, pending, _at(now))
+            except _Lost as lost:
+                return lost.refusal
+
+    async def _reify(
+        self, tx: Transaction, pending: PendingTrusted, at: datetime
+    ) -> Trusted | Refusal:
+        record = await tx.pending_publisher_by_id(pending.ref)
+        if record is None:
+            return _invalid(pending.project, "was removed")
+        # The name first: its unique index serialises racing exchanges, so the loser
+        # waits here and then sees the winner's committed work (no deadlock with the
+        # invalidation below, which only touches rows nobody has claimed yet).
+        try:
+            project = await tx.add_project(record.project_name, record.normalized_name, at)
+        except NameTaken:
+            again = await tx.pending_publisher_by_id(record.id)
+            if again is not None and again.publisher_id is not None:
+                # A concurrent exchange from this same publisher created it: trusted now.
+                return Trusted(pending.project, pending.publisher, ref=again.publisher_id)
+            voided = await tx.invalidate_pending_publishers(record.normalized_name, at)
+            await _audit(tx, record, at, "pending-publisher:invalidated", count=voided)
+            return _invalid(pending.project, "was created by someone else")
+        if not await tx.claim_pending_publisher(record.id, at):
+            # Voided or expired since the lookup: undo the project we just made.
+            raise _Lost(_invalid(pending.project, "is no longer pending"))
+        await tx.add_project_role(project.id, record.created_by_user_id, "owner", at)
+        publisher = await tx.add_publisher(
+            project.id, record.spec, source="api", created_by=record.created_by_user_id, now=at
+        )
+        await tx.link_pending_publisher(record.id, publisher.id)
+        # Every other registration for the name loses it now.
+        await tx.invalidate_pending_publishers(record.normalized_name, at)
+        await _audit(tx, record, at, "project:created", subject=record.created_by_user_id)
+        await _audit(tx, record, at, "role:added", subject=record.created_by_user_id, role="owner")
+        await _audit(tx, record, at, "pending-publisher:reified", publisher_id=publisher.id)
+        return Trusted(pending.project, pending.publisher, ref=publisher.id)
+
+
+class SqlMintRecorder:
+    """After signing: each used publisher's last use, one audit event per project."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def minted(
+        self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
+    ) -> None:
+        at, run = _at(self.clock()), run_id(claims)
+        ids = [t.ref for t in used if t.ref is not None]
+        async with self.store.transaction() as tx:
+            await tx.mark_publisher_used(ids, at, run)
+            for trusted in used:
+                await tx.record(
+                    AuditEvent(
+                        event="mint",
+                        actor=f"publisher:{trusted.publisher.identity}"[:ACTOR_LENGTH],
+                        occurred_at=at,
+                        subject_project=trusted.project,
+                        details={
+                            "issuer": issuer,
+                            "publisher_id": trusted.ref,
+                            "publisher": trusted.publisher.identity,
+                            "projects": list(minted.projects),
+                            "jti": minted.jti,
+                            "run_id": run,
+                        },
+                    )
+                )
+
+
+class _Lost(Exception):
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.code)
+        self.refusal = refusal
+
+
+def _invalid(project: str, why: str) -> Refusal:
+    return Refusal(
+        INVALID_PENDING_PUBLISHER,
+        f"valid token, but the pending publisher for project {project!r} is not valid:"
+        f" the project {why}; ask its owners to add this publisher",
+    )
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+async def _audit(
+    tx: Transaction,
+    record: PendingPublisherRecord,
+    at: datetime,
+    event: str,
+    *,
+    subject: int | None = None,
+    **details: Any,
+) -> None:
+    await tx.record(
+        AuditEvent(
+            event=event,
+            actor=f"publisher:{record.spec.identity}"[:ACTOR_LENGTH],
+            occurred_at=at,
+            subject_user_id=subject,
+            subject_project=record.normalized_name,
+            details={"pending_publisher_id": record.id, **details},
+        )
+    )

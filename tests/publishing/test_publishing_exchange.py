@@ -1,0 +1,152 @@
+"""The exchange reads trusted publishers from the database and records each mint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakeissuer import Clock, FakeIssuer, github_claims
+from publishingkit import app_over, codes, mint, table
+
+from service.issuers import Issuers
+from service.store import SqlStore, open_store
+from service.trust import TrustUnavailable
+from service.trust.sql import SqlTrustStore
+from service.trust.tables import publisher_spec
+
+pytestmark = pytest.mark.anyio
+
+
+async def trust(store: SqlStore, issuers: Issuers, project: str, **changes: Any) -> int:
+    """A project trusting one publisher, written straight to the store."""
+    _, spec = publisher_spec(table(**changes), issuers)
+    async with store.transaction() as tx:
+        found = await tx.project_by_name(project)
+        if found is None:
+            found = await tx.add_project(project, project, _now())
+        added = await tx.add_publisher(found.id, spec, source="api", created_by=None, now=_now())
+    return added.id
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime(2027, 1, 15, tzinfo=UTC)
+
+
+async def test_a_real_mint_uses_the_database_publisher_and_records_its_use(
+    store: SqlStore, issuers: Issuers, github: FakeIssuer, issuers_mock: Any, clock: Clock
+) -> None:
+    publisher_id = await trust(store, issuers, "sampleproject")
+    await trust(store, issuers, "unrelated", repository="octo-org/other")
+
+    async with app_over(store, clock) as client:
+        response = await mint(client, github.sign(github_claims(run_id="98765")))
+
+    assert response.status_code == 200, response.json()
+    async with store.transaction() as tx:
+        project = await tx.project_by_name("sampleproject")
+        assert project is not None
+        (used,) = await tx.publishers_of(project.id)
+        events = await tx.audit_events(project="sampleproject")
+    assert used.id == publisher_id
+    assert used.last_used_at is not None
+    assert used.last_run_id == "98765"
+    (event,) = [e for e in events if e.event == "mint"]
+    assert event.actor.startswith("publisher:github:octo-org/sampleproject")
+    assert event.details["publisher_id"] == publisher_id
+    assert event.details["projects"] == ["sampleproject"]
+    assert event.details["run_id"] == "98765"
+    assert event.details["jti"]
+
+
+async def test_make_client_with_a_database_url_mints_from_the_database(
+    make_client: Any,
+    tmp_path: Path,
+    issuers: Issuers,
+    github: FakeIssuer,
+    issuers_mock: Any,
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'trust.sqlite3'}"
+    seeded = await open_store(url)
+    try:
+        await trust(seeded, issuers, "sampleproject")
+    finally:
+        await seeded.close()
+
+    async with make_client(trust_source="database", database_url=url) as client:
+        minted = await mint(client, github.sign(github_claims()))
+        refused = await mint(client, github.sign(github_claims(repository="octo-org/nothing")))
+
+    assert minted.status_code == 200, minted.json()
+    # The TOML file's other publishers (Sample_Plugin) are not consulted.
+    assert refused.status_code == 422
+    assert codes(refused) == ["invalid-publisher"]
+
+
+async def test_a_publisher_removed_in_the_database_stops_minting_at_once(
+    store: SqlStore, issuers: Issuers, github: FakeIssuer, issuers_mock: Any, clock: Clock
+) -> None:
+    publisher_id = await trust(store, issuers, "sampleproject")
+    async with app_over(store, clock) as client:
+        assert (await mint(client, github.sign(github_claims()))).status_code == 200
+        async with store.transaction() as tx:
+            project = await tx.project_by_name("sampleproject")
+            assert project is not None
+            assert await tx.delete_publisher(project.id, publisher_id)
+        response = await mint(client, github.sign(github_claims()))
+    assert codes(response) == ["invalid-publisher"]
+
+
+async def test_a_failing_last_use_write_never_fails_the_mint(
+    store: SqlStore, issuers: Issuers, github: FakeIssuer, issuers_mock: Any, clock: Clock
+) -> None:
+    await trust(store, issuers, "sampleproject")
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    async with app_over(store, clock) as client:
+        exchange = client._transport.app.state.exchange  # type: ignore[attr-defined]
+        exchange.recorder.minted = broken
+        response = await mint(client, github.sign(github_claims()))
+    assert response.status_code == 200
+
+
+async def test_a_database_that_cannot_answer_is_a_503_not_a_guess(
+    store: SqlStore, issuers: Issuers, github: FakeIssuer, issuers_mock: Any, clock: Clock
+) -> None:
+    await trust(store, issuers, "sampleproject")
+    async with app_over(store, clock) as client:
+
+        async def down(issuer: str, key: str) -> Any:
+            raise TrustUnavailable("OperationalError")
+
+        exchange = client._transport.app.state.exchange  # type: ignore[attr-defined]
+        exchange.trust.publishers_for = down
+        response = await mint(client, github.sign(github_claims()))
+    assert response.status_code == 503
+    assert codes(response) == ["service-unavailable"]
+
+
+async def test_a_row_configuration_no_longer_accepts_is_skipped(
+    store: SqlStore, issuers: Issuers
+) -> None:
+    await trust(store, issuers, "sampleproject")
+    async with store.transaction() as tx:
+        project = await tx.project_by_name("sampleproject")
+        assert project is not None
+        _, spec = publisher_spec(table(workflow="second.yml"), issuers)
+        broken = dict(spec.config, issuer="https://retired.example")
+        from dataclasses import replace
+
+        await tx.add_publisher(
+            project.id, replace(spec, config=broken), source="api", created_by=None, now=_now()
+        )
+    found = await SqlTrustStore(store, issuers).publishers_for(
+        "https://token.actions.githubusercontent.com", "octo-org/sampleproject"
+    )
+    assert [t.publisher.identity for t in found] == [
+        "github:octo-org/sampleproject:release.yml:env=pypi"
+    ]
