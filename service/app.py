@@ -1,10 +1,9 @@
-"""create_app(settings): wiring only, and the one place concrete clients are built."""
+"""create_app(settings): wiring only. The builders it calls live in wiring.py."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -14,22 +13,41 @@ import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
 import jwks_cache
+from service.accounts.breach import PwnedPasswords
+from service.accounts.passwords import Passwords
+from service.errors import refusal_response
 from service.exchange import Exchange
-from service.http import health, oauth, oidc, wellknown
-from service.issuers import Issuers, load_issuers
+from service.http import api, health, oauth, oidc, scanning, wellknown
+from service.http.api.state import build_state
+from service.issuers import load_issuers
 from service.minting.keys import (
-    KeyConfigError,
     SigningKeys,
-    ephemeral_signing_keys,
-    load_signing_keys,
 )
 from service.minting.tokens import Minter
 from service.oauth.authority import Authority
 from service.oauth.clients import load_clients
+from service.observability.clientip import ClientAddress
+from service.observability.metrics import Metrics, metrics_route
+from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
+from service.observability.stores import CountedRevocations
+from service.ratelimit import (
+    RateLimitMiddleware,
+)
 from service.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
 from service.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
-from service.settings import Settings, SettingsError
-from service.trust.toml import load_trust
+from service.settings import Settings
+from service.store import Store, open_store
+from service.store.lazy import LazyStore
+from service.wiring import (
+    check_tls,
+    key_cache,
+    rate_limits,
+    redis_client,
+    secret_box,
+    secret_scanning,
+    signing_keys,
+    trust_sources,
+)
 
 log = logging.getLogger(__name__)
 
@@ -43,66 +61,8 @@ class Overrides:
     clock: Callable[[], float] = time.time
     signing_keys: SigningKeys | None = None
     revocations: RevocationStore | None = None
-
-
-def redis_client(url: str) -> aioredis.Redis:
-    # Short timeouts: a Redis that does not answer must turn into a quick 503, not a hang.
-    return aioredis.Redis.from_url(
-        url, socket_timeout=1.0, socket_connect_timeout=1.0, health_check_interval=30
-    )
-
-
-def key_cache(
-    issuers: Issuers,
-    settings: Settings,
-    client: httpx.AsyncClient,
-    *,
-    shared: jwks_cache.SharedKeyStore | None,
-    clock: Callable[[], float],
-) -> jwks_cache.JWKSCache:
-    sources = [
-        jwks_cache.IssuerSource(i.url, jwks_uri=i.jwks_uri, allowed_hosts=i.jwks_hosts)
-        for i in issuers.values()
-    ]
-    fetcher = jwks_cache.HttpKeyFetcher(
-        client,
-        timeout=httpx.Timeout(settings.jwks_timeout),
-        allow_loopback_http=settings.jwks_allow_loopback_http,
-    )
-    return jwks_cache.JWKSCache(
-        sources,
-        fetcher,
-        clock=clock,
-        default_ttl=settings.jwks_default_ttl,
-        min_ttl=settings.jwks_min_ttl,
-        max_ttl=settings.jwks_max_ttl,
-        unknown_kid_cooldown=settings.jwks_cooldown,
-        max_stale=settings.jwks_max_stale,
-        shared=shared,
-    )
-
-
-def signing_keys(settings: Settings) -> SigningKeys:
-    if not settings.signing_key_files:
-        return ephemeral_signing_keys()
-    try:
-        return load_signing_keys(settings.signing_key_files)
-    except KeyConfigError as exc:
-        raise SettingsError(f"MINTGATE_SIGNING_KEY_FILES: {exc}") from None
-
-
-def check_tls(settings: Settings) -> None:
-    """Load the certificate now, so a bad file stops start-up naming the variables."""
-    if settings.tls_cert is None or settings.tls_key is None:
-        return
-    try:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    except (ssl.SSLError, OSError) as exc:
-        raise SettingsError(
-            f"MINTGATE_TLS_CERT / MINTGATE_TLS_KEY: not a matching PEM certificate and key"
-            f" ({type(exc).__name__})"
-        ) from None
+    store: Store | None = None  # the account store; default: MINTGATE_DATABASE_URL, lazily
+    passwords: Passwords | None = None  # tests use cheap argon2 parameters
 
 
 def create_app(settings: Settings, overrides: Overrides | None = None) -> Starlette:
@@ -111,7 +71,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     issuers = load_issuers(
         settings.issuers_file, audience=settings.audience, leeway=settings.leeway
     )
-    trust = load_trust(settings.publishers_file, issuers)
+    # Opened on first use: minting needs no database, so one down must not stop it.
+    store = seams.store or LazyStore(lambda: open_store(settings.database_url))
+    # Configuration before keys: a bad file is the first thing an operator reads about.
+    trust, pending, recorder, trust_source = trust_sources(settings, issuers, store, seams.clock)
     keys = seams.signing_keys or signing_keys(settings)
     client = seams.http_client or httpx.AsyncClient(follow_redirects=False)
     redis = seams.redis
@@ -130,13 +93,31 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         revocations = RedisRevocationStore(redis)
     else:
         revocations = MemoryRevocationStore(clock=seams.clock)
+    metrics = Metrics()
+    revocations = CountedRevocations(revocations, metrics.store_unavailable)
+    limiter, per_ip, per_publisher = rate_limits(settings, redis, metrics, seams.clock)
     # Opt-in: whoever can write these Redis keys can plant a verification key.
     shared = (
         jwks_cache.RedisSharedKeys(redis) if redis is not None and settings.jwks_shared else None
     )
+    cache = key_cache(issuers, settings, client, shared=shared, clock=seams.clock)
+    metrics.watch_jwks(cache.stats)
+    clients = ClientAddress(settings.trusted_proxies)
+    pwned = settings.pwned_passwords_url
+    breaches = PwnedPasswords(client, pwned) if pwned else None
+    accounts_api = build_state(
+        settings,
+        store=store,
+        secrets=secret_box(settings),
+        breaches=breaches,
+        passwords=seams.passwords or Passwords(),
+        limiter=limiter,
+        clients=clients,
+        clock=seams.clock,
+    )
     exchange = Exchange(
         issuers=issuers,
-        keys=key_cache(issuers, settings, client, shared=shared, clock=seams.clock),
+        keys=cache,
         trust=trust,
         replay=replay,
         minter=Minter(
@@ -145,14 +126,18 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         enabled=settings.trusted_publishing,
         disabled_providers=settings.disabled_providers,
         clock=seams.clock,
+        observer=metrics,
+        publisher_gate=per_publisher,
+        pending=pending,
+        recorder=recorder,
     )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         log.info(
-            "mintgate ready: %d issuers, %d trusted publishers, replay store %s",
+            "mintgate ready: %d issuers, %s, replay store %s",
             len(issuers),
-            len(trust),
+            trust_source,
             type(replay).__name__,
         )
         try:
@@ -162,10 +147,36 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
                 await client.aclose()
             if seams.redis is None and redis is not None:
                 await redis.aclose()
+            if seams.store is None:
+                await store.close()
 
     app = Starlette(
-        routes=[*oidc.routes, *wellknown.routes, *health.routes, *oauth.routes], lifespan=lifespan
+        routes=[
+            *oidc.routes,
+            *wellknown.routes,
+            *health.routes,
+            *oauth.routes,
+            *scanning.routes,
+            metrics_route(metrics, token=settings.metrics_token),
+            api.mount(accounts_api, settings.url),
+        ],
+        lifespan=lifespan,
     )
+    # Added last is outermost: 429s get a request id and are timed too.
+    app.add_middleware(
+        RateLimitMiddleware,
+        limiter=limiter,
+        rules=per_ip,
+        clients=clients,
+        respond=refusal_response,
+    )
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        routes=RouteTemplates([*app.routes, *api.template_routes()]),
+        clients=clients,
+    )
+    app.state.metrics = metrics
     app.state.settings = settings
     app.state.exchange = exchange
     app.state.public_jwks = keys.public_jwks()
@@ -178,4 +189,5 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         clock=seams.clock,
     )
     app.state.oauth_clients = load_clients(settings.oauth_clients_file)
+    app.state.secret_scanning = secret_scanning(settings, client, keys, revocations, seams.clock)
     return app

@@ -8,9 +8,10 @@ other gate does not burn its jti, and nothing is signed unless every gate held.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import jwks_cache
@@ -18,7 +19,6 @@ from service.issuers import Issuers
 from service.minting.tokens import Grant, Minted, Minter
 from service.oidc.envelope import open_envelope
 from service.oidc.verify import verify_token
-from service.publishers import PROVIDERS
 from service.publishers.base import (
     INVALID_PUBLISHER,
     INVALID_REUSE_TOKEN,
@@ -31,7 +31,8 @@ from service.publishers.base import (
     lookup_value,
 )
 from service.replay import ReplayStore, ReplayUnavailable
-from service.trust import TrustStore
+from service.trust import Trusted, TrustStore, TrustUnavailable
+from service.trust.pending import PendingTrust, adopt
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,56 @@ MAX_REASONS = 5
 
 class KeySource(Protocol):
     async def get_key(self, issuer: str, kid: str) -> jwks_cache.Key: ...
+
+
+class MintObserver(Protocol):
+    """Told every outcome (service.observability.metrics.Metrics counts them)."""
+
+    def minted(self, provider: str) -> None: ...
+
+    def refused(self, provider: str, code: str) -> None: ...
+
+    def store_unavailable(self, store: str) -> None: ...
+
+
+class MintRecorder(Protocol):
+    """Told each mint after signing, with the entries that matched (trust.sql: last use, audit).
+
+    Best-effort by design: the token is already signed, so a failure here is logged
+    and the mint still succeeds; a bookkeeping outage must not stop releases.
+    """
+
+    async def minted(
+        self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
+    ) -> None: ...
+
+
+class PublisherGate(Protocol):
+    """Asked after the signature holds, with the provider's lookup key (service.ratelimit)."""
+
+    async def check(self, issuer: str, lookup_key: str) -> Refusal | None: ...
+
+
+class _Unobserved:
+    def minted(self, provider: str) -> None:
+        pass
+
+    def refused(self, provider: str, code: str) -> None:
+        pass
+
+    def store_unavailable(self, store: str) -> None:
+        pass
+
+
+class _Attempt:
+    """What one mint learned on its way, for the observer: refusals before the issuer
+
+    lookup are counted under provider "unknown"."""
+
+    __slots__ = ("provider",)
+
+    def __init__(self) -> None:
+        self.provider = "unknown"
 
 
 class Exchange:
@@ -54,6 +105,10 @@ class Exchange:
         enabled: bool = True,
         disabled_providers: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.time,
+        observer: MintObserver | None = None,
+        publisher_gate: PublisherGate | None = None,
+        pending: PendingTrust | None = None,
+        recorder: MintRecorder | None = None,
     ) -> None:
         self.issuers = issuers
         self.keys = keys
@@ -63,16 +118,33 @@ class Exchange:
         self.enabled = enabled
         self.disabled_providers = disabled_providers
         self.clock = clock
+        self.observer: MintObserver = observer or _Unobserved()
+        self.publisher_gate = publisher_gate
+        self.pending = pending
+        self.recorder = recorder
 
     async def mint(self, token: str) -> Minted | Refusal:
-        result = await self._mint(token)
+        attempt = _Attempt()
+        result = await self._mint(token, attempt)
         if isinstance(result, Refusal):
-            log.info("mint refused: %s: %s", result.code, result.description)
+            self.observer.refused(attempt.provider, result.code)
+            log.info(
+                "mint refused: %s: %s",
+                result.code,
+                result.description,
+                extra={"event": "mint-refused", "provider": attempt.provider, "code": result.code},
+            )
         else:
-            log.info("minted %s for %s", result.jti, ",".join(result.projects))
+            self.observer.minted(attempt.provider)
+            log.info(
+                "minted %s for %s",
+                result.jti,
+                ",".join(result.projects),
+                extra={"event": "minted", "provider": attempt.provider, "jti": result.jti},
+            )
         return result
 
-    async def _mint(self, token: str) -> Minted | Refusal:
+    async def _mint(self, token: str, attempt: _Attempt) -> Minted | Refusal:
         if not self.enabled:
             return Refusal(NOT_ENABLED, "trusted publishing is not enabled")
         envelope = open_envelope(token)
@@ -81,6 +153,7 @@ class Exchange:
         issuer = self.issuers.get(envelope.issuer)
         if issuer is None:
             return Refusal(INVALID_TOKEN, f"iss: {envelope.issuer[:100]!r} is not a trusted issuer")
+        attempt.provider = issuer.provider
         if issuer.provider in self.disabled_providers:
             return Refusal(NOT_ENABLED, f"trusted publishing from {issuer.provider} is not enabled")
         try:
@@ -96,32 +169,52 @@ class Exchange:
         claims = verify_token(token, envelope.alg, key, issuer, now=now)
         if isinstance(claims, Refusal):
             return claims
-        grant = await self._grant(issuer.url, issuer.provider, claims, now)
+        used: list[Trusted] = []
+        try:
+            grant = await self._grant(issuer.url, issuer.provider, claims, now, used)
+        except TrustUnavailable:
+            return Refusal(SERVICE_UNAVAILABLE, "trusted publishers are unavailable; try again")
         if isinstance(grant, Refusal):
             return grant
         try:
             first_use = await self.replay.consume(
-                issuer.url, claims["jti"], until=claims["exp"] + issuer.leeway
+                issuer.url, replay_id(token, claims), until=claims["exp"] + issuer.leeway
             )
         except ReplayUnavailable as exc:
             log.warning("replay store unavailable: %s", exc)
+            self.observer.store_unavailable("replay")
             return Refusal(SERVICE_UNAVAILABLE, "replay protection is unavailable; try again")
         if not first_use:
             return Refusal(INVALID_REUSE_TOKEN, "invalid token: already used")
-        return self.minter.mint(grant, now=now)
+        minted = self.minter.mint(grant, now=now)
+        await self._record(issuer.url, claims, used, minted)
+        return minted
 
-    async def _grant(self, issuer: str, provider: str, claims: Claims, now: int) -> Grant | Refusal:
-        lookup_claim: str = PROVIDERS[provider].LOOKUP_CLAIM
+    async def _record(
+        self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
+    ) -> None:
+        if self.recorder is None:
+            return
+        try:
+            await self.recorder.minted(issuer, claims, used, minted)
+        except Exception:  # signed already: a bookkeeping failure never fails the mint
+            log.warning("could not record mint %s", minted.jti, exc_info=True)
+
+    async def _grant(
+        self, issuer: str, provider: str, claims: Claims, now: int, used: list[Trusted]
+    ) -> Grant | Refusal:
+        # The issuer's, not the provider's: a custom issuer names its own (issuers.toml).
+        lookup_claim = self.issuers[issuer].lookup_claim
         lookup_key = lookup_value(claims, lookup_claim)
         if isinstance(lookup_key, Refusal):
             return lookup_key
+        if self.publisher_gate is not None:
+            # Before the trust lookup and the replay record: a limited request costs no
+            # lookups and does not burn its jti, so the job may retry after Retry-After.
+            limited = await self.publisher_gate.check(issuer, lookup_key)
+            if limited is not None:
+                return limited
         candidates = await self.trust.publishers_for(issuer, lookup_key)
-        if not candidates:
-            shown = str(claims[lookup_claim])[:200]
-            return Refusal(
-                INVALID_PUBLISHER,
-                f"valid token, but no trusted publisher for {lookup_claim} {shown!r}",
-            )
         projects: list[str] = []
         matches: list[Match] = []
         reasons: list[str] = []
@@ -130,8 +223,24 @@ class Exchange:
             if isinstance(outcome, Match):
                 projects.append(trusted.project)
                 matches.append(outcome)
+                used.append(trusted)
             elif outcome.description not in reasons:
                 reasons.append(outcome.description)
+        if not matches and self.pending is not None:
+            # Only when no trusted publisher matched: a pending one never adds a project
+            # to a grant an existing project's publisher already earned.
+            adopted = await adopt(self.pending, issuer, lookup_key, claims, now)
+            if isinstance(adopted, Refusal):
+                return adopted
+            if adopted is not None:
+                projects, matches = [adopted[0].project], [adopted[1]]
+                used.append(adopted[0])
+        if not matches and not candidates:
+            shown = str(claims[lookup_claim])[:200]
+            return Refusal(
+                INVALID_PUBLISHER,
+                f"valid token, but no trusted publisher for {lookup_claim} {shown!r}",
+            )
         if not matches:
             shown = "; ".join(reasons[:MAX_REASONS])
             more = f" (and {len(reasons) - MAX_REASONS} more)" if len(reasons) > MAX_REASONS else ""
@@ -146,3 +255,15 @@ class Exchange:
             publishers=[m.publisher for m in matches],
             provenance=matches[0].provenance,
         )
+
+
+def replay_id(token: str, claims: Claims) -> str:
+    """The token's jti; for providers that send none (Google, CircleCI), the token's hash.
+
+    A signed token cannot be re-encoded into another valid one with the same
+    claims, so its digest identifies it as well as a jti would.
+    """
+    jti = claims.get("jti")
+    if isinstance(jti, str):
+        return jti
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()

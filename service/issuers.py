@@ -90,6 +90,8 @@ def load_issuers(path: Path, *, audience: str, leeway: int) -> Issuers:
     found: dict[str, Issuer] = {}
     for index, table in enumerate(tables):
         where = f"{path}: [[issuer]] #{index + 1}"
+        if not isinstance(table, dict):
+            raise IssuerConfigError(f"{where}: expected a table")
         issuer = _issuer(table, where, audience=audience, leeway=leeway)
         if issuer.url in found:
             raise IssuerConfigError(f"{where}: url {issuer.url!r} is configured twice")

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from service import envparse as parse
 from service.envparse import EnvReader, SettingsError
+from service.observability.clientip import Network, parse_networks
+from service.observability.logs import parse_log_format
+from service.observability.metrics import parse_metrics_token
+from service.ratelimit import Rate, parse_rate
 
 __all__ = ["CONFIG_DIR", "Settings", "SettingsError"]
 
@@ -25,6 +31,53 @@ MAX_TOKEN_TTL = 3600
 # migrated on first use.
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./mintgate.sqlite3"
 MAX_WORKERS = 64
+# Per client address: a NAT full of self-hosted runners still fits. Per publisher
+# (repository or project path): a 50-job release matrix fits, a runaway loop does not.
+MINT_RATE_PER_IP = Rate(120, 60)
+MINT_RATE_PER_PUBLISHER = Rate(60, 60)
+# Login and second-factor attempts. Per address: an office behind one NAT signing in
+# at nine still fits. Per account: ten guesses in five minutes makes a 6-digit TOTP
+# code (three valid at a time) a months-long search, and a password list hopeless.
+LOGIN_RATE_PER_IP = Rate(30, 60)
+LOGIN_RATE_PER_ACCOUNT = Rate(10, 300)
+# A session lives a working day; re-confirmation covers the sensitive actions within it.
+SESSION_TTL = 8 * 3600
+SECRET_SCANNING_KEYS_URL = "https://api.github.com/meta/public_keys/secret_scanning"
+
+
+def parse_trust_source(raw: str) -> str:
+    if raw not in ("toml", "database"):
+        raise ValueError("expected 'toml' or 'database'")
+    return raw
+
+
+def https_url_or_off(raw: str) -> str | None:
+    # https only: these keys decide which tokens get revoked.
+    if raw.lower() == "off":
+        return None
+    if not raw.startswith("https://") or len(raw) <= len("https://"):
+        raise ValueError("expected an https:// URL or 'off'")
+    return raw
+
+
+def iso_date(raw: str) -> date:
+    return date.fromisoformat(raw)  # its ValueError already says what it wanted
+
+
+def web_origin(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/"):
+        raise ValueError("expected an origin like https://pypi.example.org (no path)")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def smtp_url(raw: str) -> str:
+    # Never echo the value: it may carry the SMTP password.
+    if urlsplit(raw).scheme not in ("smtp", "smtps", "smtp+starttls") or not urlsplit(raw).hostname:
+        raise ValueError(
+            "expected smtp://, smtp+starttls:// or smtps://[USER:PASSWORD@]HOST[:PORT]"
+        )
+    return raw
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +89,9 @@ class Settings:
     port: int = 8000
     issuers_file: Path = CONFIG_DIR / "issuers.toml"
     publishers_file: Path = CONFIG_DIR / "publishers.example.toml"
+    # Where the exchange finds trusted publishers: "toml" (publishers_file, the embedded
+    # default) or "database" (database_url; pending publishers and last use need it).
+    trust_source: str = "toml"
     signing_key_files: tuple[Path, ...] = ()
     redis_url: str | None = None
     token_ttl: int = 900
@@ -59,6 +115,26 @@ class Settings:
     pwned_passwords_url: str | None = "https://api.pwnedpasswords.com"
     common_passwords_file: Path = CONFIG_DIR / "common-passwords.txt"
     secret_key_file: Path | None = None
+    # WebAuthn: credentials are bound to the RP id; assertions must come from the origin.
+    webauthn_rp_id: str = "localhost"
+    webauthn_origin: str = "http://localhost:8000"
+    # After this date every maintainer without 2FA is held at enrolment.
+    two_factor_required_from: date | None = None
+    smtp_url: str | None = None  # unset: security notifications are logged, not mailed
+    smtp_from: str = "mintgate@localhost"
+    # Ed25519 PEM that signs API tokens (biscuits); unset: ephemeral, with a loud warning.
+    api_token_key_file: Path | None = None
+    # GitHub's secret-scanning partner keys; None switches the endpoint off.
+    secret_scanning_keys_url: str | None = SECRET_SCANNING_KEYS_URL
+    log_format: str = "json"
+    metrics_token: str | None = field(default=None, repr=False)
+    trusted_proxies: tuple[Network, ...] = ()
+    rate_limit_shared: bool = False
+    rate_limit_mint_ip: Rate | None = MINT_RATE_PER_IP
+    rate_limit_mint_publisher: Rate | None = MINT_RATE_PER_PUBLISHER
+    rate_limit_login_ip: Rate | None = LOGIN_RATE_PER_IP
+    rate_limit_login_account: Rate | None = LOGIN_RATE_PER_ACCOUNT
+    session_ttl: int = SESSION_TTL
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -73,6 +149,7 @@ class Settings:
             port=r.get("PORT", parse.port_number, defaults.port),
             issuers_file=r.get("ISSUERS_FILE", parse.existing_file, defaults.issuers_file),
             publishers_file=r.get("PUBLISHERS_FILE", parse.existing_file, defaults.publishers_file),
+            trust_source=r.get("TRUST_SOURCE", parse_trust_source, defaults.trust_source),
             signing_key_files=r.get("SIGNING_KEY_FILES", parse.existing_files, ()),
             redis_url=r.get("REDIS_URL", parse.redis_url, None),
             token_ttl=r.get("TOKEN_TTL", parse.bounded_int(60, MAX_TOKEN_TTL), defaults.token_ttl),
@@ -104,7 +181,32 @@ class Settings:
                 "COMMON_PASSWORDS_FILE", parse.existing_file, defaults.common_passwords_file
             ),
             secret_key_file=r.get("SECRET_KEY_FILE", parse.existing_file, None),
+            webauthn_origin=r.get("WEBAUTHN_ORIGIN", web_origin, ""),
+            webauthn_rp_id=r.get("WEBAUTHN_RP_ID", parse.nonempty, ""),
+            two_factor_required_from=r.get("TWO_FACTOR_REQUIRED_FROM", iso_date, None),
+            smtp_url=r.get("SMTP_URL", smtp_url, None),
+            smtp_from=r.get("SMTP_FROM", parse.nonempty, defaults.smtp_from),
+            api_token_key_file=r.get("API_TOKEN_KEY_FILE", parse.existing_file, None),
+            secret_scanning_keys_url=r.get(
+                "SECRET_SCANNING_KEYS_URL", https_url_or_off, defaults.secret_scanning_keys_url
+            ),
+            log_format=r.get("LOG_FORMAT", parse_log_format, defaults.log_format),
+            metrics_token=r.get("METRICS_TOKEN", parse_metrics_token, None),
+            trusted_proxies=r.get("TRUSTED_PROXIES", parse_networks, ()),
+            rate_limit_shared=r.get("RATE_LIMIT_SHARED", parse.on_off, False),
+            rate_limit_mint_ip=r.get("RATE_LIMIT_MINT_IP", parse_rate, defaults.rate_limit_mint_ip),
+            rate_limit_mint_publisher=r.get(
+                "RATE_LIMIT_MINT_PUBLISHER", parse_rate, defaults.rate_limit_mint_publisher
+            ),
+            rate_limit_login_ip=r.get(
+                "RATE_LIMIT_LOGIN_IP", parse_rate, defaults.rate_limit_login_ip
+            ),
+            rate_limit_login_account=r.get(
+                "RATE_LIMIT_LOGIN_ACCOUNT", parse_rate, defaults.rate_limit_login_account
+            ),
+            session_ttl=r.get("SESSION_TTL", parse.bounded_int(300, 7 * 86400), SESSION_TTL),
         )
+        settings = _webauthn_checked(settings)
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError("MINTGATE_TLS_CERT and MINTGATE_TLS_KEY must be set together")
         if settings.workers > 1 and not (settings.signing_key_files and settings.redis_url):
@@ -121,3 +223,17 @@ class Settings:
                 " must hold"
             )
         return settings
+
+
+def _webauthn_checked(settings: Settings) -> Settings:
+    """Origin defaults to MINTGATE_URL's, RP id to the origin's host (or a parent domain)."""
+    origin = settings.webauthn_origin or web_origin(settings.url)
+    host = urlsplit(origin).hostname or ""
+    rp_id = settings.webauthn_rp_id or host
+    if host != rp_id and not host.endswith("." + rp_id):
+        # WebAuthn section 5.1.3: browsers refuse any other RP id for this origin.
+        raise SettingsError(
+            f"MINTGATE_WEBAUTHN_RP_ID: {rp_id!r} is not {host!r} or a parent domain of it"
+            " (MINTGATE_WEBAUTHN_ORIGIN)"
+        )
+    return replace(settings, webauthn_rp_id=rp_id, webauthn_origin=origin)

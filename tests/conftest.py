@@ -50,9 +50,13 @@ def issuers_mock(github: FakeIssuer, gitlab: FakeIssuer) -> Any:
 
 
 def settings(**changes: Any) -> Settings:
+    # Rate limits off unless a test turns them on (tests/observability does): the load-shaped
+    # tests mint many times from one address for one publisher.
     base = Settings(
         issuers_file=DATA / "issuers.toml",
         publishers_file=DATA / "publishers.toml",
+        rate_limit_mint_ip=None,
+        rate_limit_mint_publisher=None,
     )
     fields = {name: getattr(base, name) for name in base.__slots__}  # type: ignore[attr-defined]
     return Settings(**{**fields, **changes})

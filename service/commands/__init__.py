@@ -7,7 +7,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from service.commands import check, db, exchange, gateway, keygen, serve, token, user
+from service.commands import (
+    audit,
+    check,
+    db,
+    exchange,
+    gateway,
+    keygen,
+    publishers,
+    report,
+    serve,
+    token,
+    user,
+)
 
 COMMANDS: tuple[ModuleType, ...] = (
     serve,
@@ -18,4 +30,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     gateway,
     db,
     user,
+    report,
+    audit,
+    publishers,
 )

@@ -124,6 +124,7 @@ async def test_two_replicas_on_one_redis_share_the_limits(
         "rate_limit_mint_ip": Rate(3, 60),
         "rate_limit_mint_publisher": Rate(2, 60),
         "trusted_proxies": LOOPBACK_PROXY,
+        "rate_limit_shared": True,
     }
     async with make_client(redis, **changes) as a, make_client(redis, **changes) as b:
         assert (await mint(a, "junk", address)).status_code == 422
@@ -143,11 +144,23 @@ async def test_two_replicas_on_one_redis_share_the_limits(
     assert all(0 < ttl <= 61 for ttl in ttls), "every counter expires"
 
 
+@pytest.mark.redis
+async def test_replicas_count_their_own_limits_unless_sharing_is_switched_on(
+    make_client: Any, redis: aioredis.Redis
+) -> None:
+    address = random_address()
+    changes = {"rate_limit_mint_ip": Rate(1, 60), "trusted_proxies": LOOPBACK_PROXY}
+    async with make_client(redis, **changes) as a, make_client(redis, **changes) as b:
+        assert (await mint(a, "junk", address)).status_code == 422
+        assert (await mint(b, "junk", address)).status_code == 422  # b's own budget
+        assert (await mint(a, "junk", address)).status_code == 429
+
+
 async def test_with_redis_down_limits_still_hold_in_each_process(make_client: Any) -> None:
     dead = aioredis.Redis.from_url(
         f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5, socket_timeout=0.5
     )
-    async with make_client(dead, rate_limit_mint_ip=Rate(2, 60)) as client:
+    async with make_client(dead, rate_limit_mint_ip=Rate(2, 60), rate_limit_shared=True) as client:
         assert (await mint(client, "junk")).status_code == 422
         assert (await mint(client, "junk")).status_code == 422
         assert (await mint(client, "junk")).status_code == 429

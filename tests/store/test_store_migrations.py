@@ -30,6 +30,10 @@ TABLES = {
     "organizations",
     "organization_members",
     "invitations",
+    "sessions",
+    "trusted_publishers",
+    "pending_publishers",
+    "api_tokens",
     "alembic_version",
 }
 
@@ -76,7 +80,8 @@ async def test_sqlite_file_is_created_and_migrated_on_first_use(tmp_path: Path) 
 
 
 async def test_postgres_not_at_head_is_refused_with_the_fix(postgres: Database) -> None:
-    with pytest.raises(StoreError, match=rf"revision none, this code needs {migrate.head()}: run `mintgate db"):
+    wanted = rf"revision none, this code needs {migrate.head()}: run `mintgate db"
+    with pytest.raises(StoreError, match=wanted):
         await open_store(postgres.url, **postgres.options)
 
 

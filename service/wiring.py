@@ -1,0 +1,211 @@
+"""The builders create_app wires together: each makes one concrete piece from Settings.
+
+Only this module and app.py construct Redis, SQL and HTTP clients; every other
+room receives a protocol.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable
+
+import httpx
+import redis.asyncio as aioredis
+from starlette.routing import Route
+
+import jwks_cache
+from service.accounts.secretbox import (
+    SecretBox,
+    SecretKeyError,
+    ephemeral_secret_box,
+    load_secret_box,
+)
+from service.exchange import MintRecorder
+from service.http import oidc
+from service.issuers import Issuers
+from service.minting.keys import (
+    KeyConfigError,
+    SigningKeys,
+    ephemeral_signing_keys,
+    load_signing_keys,
+)
+from service.oauth.authority import OwnKeys
+from service.observability.metrics import Metrics
+from service.ratelimit import (
+    Limit,
+    MemoryWindows,
+    PublisherLimit,
+    RateLimiter,
+    RedisWindows,
+)
+from service.revocation import RevocationStore
+from service.scanning.cache import PublicKeyCache
+from service.scanning.fetch import HttpPublicKeyFetcher
+from service.scanning.partner import GitHubPartner
+from service.scanning.revokers import MintedTokenRevoker
+from service.settings import Settings, SettingsError
+from service.store import Store
+from service.trust import TrustStore
+from service.trust.pending import PendingTrust
+from service.trust.sql import SqlMintRecorder, SqlPendingTrust, SqlTrustStore
+from service.trust.toml import load_trust
+
+log = logging.getLogger(__name__)
+
+
+REDIS_MAX_CONNECTIONS = 64
+
+
+def redis_client(url: str) -> aioredis.Redis:
+    # Short timeouts: a Redis that does not answer must turn into a quick 503, not a hang.
+    # A blocking pool: redis-py's default pool raises at once when its connections are all
+    # in use, which turned a burst of mints into spurious 503s with Redis healthy.
+    pool = aioredis.BlockingConnectionPool.from_url(
+        url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=1.0,
+        socket_timeout=1.0,
+        socket_connect_timeout=1.0,
+        health_check_interval=30,
+    )
+    return aioredis.Redis.from_pool(pool)
+
+
+def key_cache(
+    issuers: Issuers,
+    settings: Settings,
+    client: httpx.AsyncClient,
+    *,
+    shared: jwks_cache.SharedKeyStore | None,
+    clock: Callable[[], float],
+) -> jwks_cache.JWKSCache:
+    sources = [
+        jwks_cache.IssuerSource(i.url, jwks_uri=i.jwks_uri, allowed_hosts=i.jwks_hosts)
+        for i in issuers.values()
+    ]
+    fetcher = jwks_cache.HttpKeyFetcher(
+        client,
+        timeout=httpx.Timeout(settings.jwks_timeout),
+        allow_loopback_http=settings.jwks_allow_loopback_http,
+    )
+    return jwks_cache.JWKSCache(
+        sources,
+        fetcher,
+        clock=clock,
+        default_ttl=settings.jwks_default_ttl,
+        min_ttl=settings.jwks_min_ttl,
+        max_ttl=settings.jwks_max_ttl,
+        unknown_kid_cooldown=settings.jwks_cooldown,
+        max_stale=settings.jwks_max_stale,
+        shared=shared,
+    )
+
+
+def signing_keys(settings: Settings) -> SigningKeys:
+    if not settings.signing_key_files:
+        return ephemeral_signing_keys()
+    try:
+        return load_signing_keys(settings.signing_key_files)
+    except KeyConfigError as exc:
+        raise SettingsError(f"MINTGATE_SIGNING_KEY_FILES: {exc}") from None
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    if settings.secret_key_file is None:
+        return ephemeral_secret_box()  # warns loudly: TOTP seeds die with the process
+    try:
+        return load_secret_box(settings.secret_key_file)
+    except SecretKeyError as exc:
+        raise SettingsError(f"MINTGATE_SECRET_KEY_FILE: {exc}") from None
+
+
+def check_tls(settings: Settings) -> None:
+    """Load the certificate now, so a bad file stops start-up naming the variables."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return
+    try:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (ssl.SSLError, OSError) as exc:
+        raise SettingsError(
+            f"MINTGATE_TLS_CERT / MINTGATE_TLS_KEY: not a matching PEM certificate and key"
+            f" ({type(exc).__name__})"
+        ) from None
+
+
+def secret_scanning(
+    settings: Settings,
+    client: httpx.AsyncClient,
+    keys: SigningKeys,
+    revocations: RevocationStore,
+    clock: Callable[[], float],
+) -> GitHubPartner | None:
+    if settings.secret_scanning_keys_url is None:
+        return None
+    try:
+        fetcher = HttpPublicKeyFetcher(client, settings.secret_scanning_keys_url)
+    except ValueError as exc:
+        raise SettingsError(f"MINTGATE_SECRET_SCANNING_KEYS_URL: {exc}") from None
+    minted = MintedTokenRevoker(
+        OwnKeys(keys, issuer=settings.url),
+        issuer=settings.url,
+        audience=settings.token_audience,
+        revocations=revocations,
+        clock=clock,
+    )
+    return GitHubPartner(PublicKeyCache(fetcher, clock=clock), [minted])
+
+
+def rate_limits(
+    settings: Settings,
+    redis: aioredis.Redis | None,
+    metrics: Metrics,
+    clock: Callable[[], float],
+) -> tuple[RateLimiter, dict[str, Limit], PublisherLimit | None]:
+    """The limiter, per-address rules by path, and the per-publisher gate the exchange
+    asks after verification.
+
+    Counted in each process unless MINTGATE_RATE_LIMIT_SHARED: sharing costs one Redis
+    round trip per limit per request, which measured as a third of a mint's budget.
+    """
+    shared = redis is not None and settings.rate_limit_shared
+    limiter = RateLimiter(
+        RedisWindows(redis) if shared and redis is not None else MemoryWindows(),
+        clock=clock,
+        on_limited=metrics.limited,
+        on_unavailable=metrics.store_unavailable,
+    )
+    rules: dict[str, Limit] = {}
+    if settings.rate_limit_mint_ip is not None:
+        per_ip = Limit("mint-ip", settings.rate_limit_mint_ip, "address")
+        mint_paths = [
+            r.path for r in oidc.routes if isinstance(r, Route) and r.endpoint is oidc.mint_token
+        ]
+        rules.update(dict.fromkeys(mint_paths, per_ip))
+    per_publisher = None
+    if settings.rate_limit_mint_publisher is not None:
+        limit = Limit("mint-publisher", settings.rate_limit_mint_publisher, "publisher")
+        per_publisher = PublisherLimit(limiter, limit)
+    return limiter, rules, per_publisher
+
+
+def trust_sources(
+    settings: Settings, issuers: Issuers, store: Store, clock: Callable[[], float]
+) -> tuple[TrustStore, PendingTrust | None, MintRecorder | None, str]:
+    """TOML (the embedded default) or the database (MINTGATE_TRUST_SOURCE=database).
+
+    An explicit switch rather than "whenever a database is configured": the
+    database URL has a default (a SQLite file), so presence says nothing about
+    intent. Pending publishers and last-use records need the database.
+    The last item describes the source for the start-up log.
+    """
+    if settings.trust_source == "database":
+        return (
+            SqlTrustStore(store, issuers),
+            SqlPendingTrust(store, issuers, clock),
+            SqlMintRecorder(store, clock),
+            "trusted publishers from the database",
+        )
+    toml = load_trust(settings.publishers_file, issuers)
+    return toml, None, None, f"{len(toml)} trusted publishers from {settings.publishers_file.name}"
