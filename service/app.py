@@ -189,5 +189,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         clock=seams.clock,
     )
     app.state.oauth_clients = load_clients(settings.oauth_clients_file)
-    app.state.secret_scanning = secret_scanning(settings, client, keys, revocations, seams.clock)
+    app.state.secret_scanning = secret_scanning(
+        settings, client, keys, revocations, seams.clock, deps=accounts_api.accounts.deps
+    )
     return app

@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 import redis.asyncio as aioredis
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import Route
 
 import jwks_cache
+from service.accounts.core import Context, Deps
 from service.accounts.secretbox import (
     SecretBox,
     SecretKeyError,
     ephemeral_secret_box,
     load_secret_box,
 )
+from service.accounts.tokens import revoke_token
+from service.apitokens.keys import configured_root_key
 from service.exchange import MintRecorder
 from service.http import oidc
 from service.issuers import Issuers
@@ -32,6 +36,7 @@ from service.minting.keys import (
 )
 from service.oauth.authority import OwnKeys
 from service.observability.metrics import Metrics
+from service.publishers.base import Refusal
 from service.ratelimit import (
     Limit,
     MemoryWindows,
@@ -39,13 +44,13 @@ from service.ratelimit import (
     RateLimiter,
     RedisWindows,
 )
-from service.revocation import RevocationStore
+from service.revocation import RevocationStore, RevocationUnavailable
 from service.scanning.cache import PublicKeyCache
 from service.scanning.fetch import HttpPublicKeyFetcher
 from service.scanning.partner import GitHubPartner
-from service.scanning.revokers import MintedTokenRevoker
+from service.scanning.revokers import ApiTokenRevoker, MintedTokenRevoker, TokenRevoker
 from service.settings import Settings, SettingsError
-from service.store import Store
+from service.store import Store, StoreError
 from service.trust import TrustStore
 from service.trust.pending import PendingTrust
 from service.trust.sql import SqlMintRecorder, SqlPendingTrust, SqlTrustStore
@@ -140,6 +145,7 @@ def secret_scanning(
     keys: SigningKeys,
     revocations: RevocationStore,
     clock: Callable[[], float],
+    deps: Deps | None = None,
 ) -> GitHubPartner | None:
     if settings.secret_scanning_keys_url is None:
         return None
@@ -154,7 +160,26 @@ def secret_scanning(
         revocations=revocations,
         clock=clock,
     )
-    return GitHubPartner(PublicKeyCache(fetcher, clock=clock), [minted])
+    revokers: list[TokenRevoker] = [minted]
+    if deps is not None and settings.api_token_key_file is not None:
+        # Only with a configured key: an ephemeral one signed nothing that outlives us.
+        root = configured_root_key(settings.api_token_key_file)
+        revokers.append(ApiTokenRevoker(root.public, store_revoker(deps)))
+    return GitHubPartner(PublicKeyCache(fetcher, clock=clock), revokers)
+
+
+def store_revoker(deps: Deps) -> Callable[[str], Awaitable[bool]]:
+    """Revoke an API token id in the store, as the scanner: audited, the owner notified."""
+    actor = Context(actor="secret-scanning:github")
+
+    async def revoke(token_id: str) -> bool:
+        try:
+            result = await revoke_token(deps, actor, token_id, operator=True)
+        except (SQLAlchemyError, StoreError, OSError) as exc:
+            raise RevocationUnavailable(f"store: {type(exc).__name__}") from None
+        return not isinstance(result, Refusal)
+
+    return revoke
 
 
 def rate_limits(

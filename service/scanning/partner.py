@@ -120,7 +120,7 @@ def _label(report: Report, revoked: Revoked | None) -> Label:
         log.info("secret scanning: false positive %s hash=%s", where, token_hash)
         return Label(token_hash, report.type, FALSE_POSITIVE)
     log.warning(
-        "secret scanning: leaked %s token %s of %s %s (exp %d) %s hash=%s",
+        "secret scanning: leaked %s token %s of %s %s (exp %s) %s hash=%s",
         revoked.token_type,
         revoked.token_id,
         revoked.subject,

@@ -8,13 +8,16 @@ partner endpoint changing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import jwt
+from biscuit_auth import PublicKey
 
 import jwks_cache
+from service.apitokens.authorize import identify
+from service.apitokens.format import PREFIX as API_PREFIX
 from service.exchange import KeySource
 from service.minting.keys import ALGORITHM
 from service.minting.tokens import PREFIX, unwrap
@@ -31,7 +34,7 @@ class Revoked:
     token_type: str
     token_id: str
     subject: str
-    expires: int
+    expires: int | None  # None where the token carries no readable expiry (API tokens)
     recorded: bool  # False: expired beyond the margin, so no verifier accepts it anyway
 
 
@@ -122,3 +125,37 @@ class MintedTokenRevoker:
         if not isinstance(jti, str) or not isinstance(exp, int) or isinstance(exp, bool):
             return None
         return jti, str(claims.get("sub", "")), exp
+
+
+class ApiTokenRevoker:
+    """`mgapi_` tokens: our root key's signature, then the token id revoked in the store.
+
+    `revoke_id` answers whether the id was known (and is now revoked); it raises
+    RevocationUnavailable when the store cannot record it. Expiry is not checked,
+    for the same reason as minted tokens.
+    """
+
+    token_type = "mintgate-api"
+
+    def __init__(self, root: PublicKey, revoke_id: Callable[[str], Awaitable[bool]]) -> None:
+        self._root = root
+        self._revoke_id = revoke_id
+
+    def recognises(self, token: str) -> bool:
+        return token.startswith(API_PREFIX)
+
+    async def revoke(self, token: str) -> Revoked | None:
+        found = identify(self._root, token)
+        if found is None:
+            return None
+        known = await self._revoke_id(found.token_id)
+        # An id the store never issued is not one of ours to report, even if signed.
+        if not known:
+            return None
+        return Revoked(
+            token_type=self.token_type,
+            token_id=found.token_id,
+            subject=f"user:{found.user_name}",
+            expires=None,
+            recorded=True,
+        )
