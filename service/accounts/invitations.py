@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
-from service.accounts.core import Context, Deps, acting_user, audit
-from service.accounts.policy import Action, gate
-from service.accounts.projects import normalized
+from service.accounts.core import Context, Deps, audit
+from service.accounts.policy import Action
+from service.accounts.projects import admitted, normalized
 from service.publishers.base import Refusal
 from service.store.base import Duplicate, InvitationRecord, Membership, Transaction
 
@@ -50,13 +50,10 @@ async def invite(
         return key
     now = deps.now()
     async with deps.store.transaction() as tx:
-        inviter = await acting_user(tx, ctx)
-        if isinstance(inviter, Refusal):
-            return inviter
-        exposure = await tx.exposure(inviter.id)
-        refused = gate(inviter, Action.MANAGE_ROLES, now, exposure, deps.enforcement)
-        if refused is not None:
-            return refused
+        admission = await admitted(tx, deps, ctx, Action.MANAGE_ROLES, now)
+        if isinstance(admission, Refusal):
+            return admission
+        inviter = admission[0]
         place = await _place(tx, project is not None, key)
         if place is None:
             return Refusal(NO_SUCH_PLACE, f"no {'project' if project else 'organization'} {key!r}")
@@ -119,13 +116,11 @@ async def _resolve(
 ) -> InvitationRecord | Refusal:
     now = deps.now()
     async with deps.store.transaction() as tx:
-        user = await acting_user(tx, ctx)
-        if isinstance(user, Refusal):
-            return user
         action = Action.ACCEPT_INVITATION if accept else Action.DECLINE_INVITATION
-        refused = gate(user, action, now, await tx.exposure(user.id), deps.enforcement)
-        if refused is not None:
-            return refused
+        admission = await admitted(tx, deps, ctx, action, now)
+        if isinstance(admission, Refusal):
+            return admission
+        user = admission[0]
         invitation = await tx.invitation_by_id(invitation_id)
         # Someone else's invitation is answered as if there were none.
         if invitation is None or invitation.invitee_user_id != user.id:

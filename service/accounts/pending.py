@@ -14,8 +14,8 @@ from typing import Any, Final
 
 from service.accounts.core import Context, Deps, acting_user, audit
 from service.accounts.notify import Notice
-from service.accounts.policy import Action, gate
-from service.accounts.projects import NAME_TAKEN, normalized
+from service.accounts.policy import Action
+from service.accounts.projects import NAME_TAKEN, admitted, normalized
 from service.accounts.publishing import PUBLISHER_EXISTS, describe, validated
 from service.issuers import Issuers
 from service.publishers.base import Refusal
@@ -46,13 +46,10 @@ async def add_pending_publisher(
         return spec
     now = deps.now()
     async with deps.store.transaction() as tx:
-        user = await acting_user(tx, ctx)
-        if isinstance(user, Refusal):
-            return user
-        exposure = await tx.exposure(user.id)
-        refused = gate(user, Action.MANAGE_PUBLISHERS, now, exposure, deps.enforcement)
-        if refused is not None:
-            return refused
+        admission = await admitted(tx, deps, ctx, Action.MANAGE_PUBLISHERS, now)
+        if isinstance(admission, Refusal):
+            return admission
+        user = admission[0]
         if await tx.project_by_name(key) is not None:
             return Refusal(
                 NAME_TAKEN, f"project {key!r} exists: its owners add publishers to it directly"

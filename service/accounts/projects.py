@@ -7,12 +7,20 @@ A project's name is unique after PEP 503 normalisation, so "Foo_Bar" and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Final
 
 from service.accounts.core import Context, Deps, acting_user, audit
 from service.accounts.policy import Action, gate
 from service.publishers.base import Refusal
-from service.store.base import NameTaken, OrganizationRecord, ProjectRecord, UserRecord
+from service.store.base import (
+    NameTaken,
+    OrganizationRecord,
+    ProjectRecord,
+    Transaction,
+    UserRecord,
+)
+from service.store.records import Exposure
 from service.trust import normalize_project
 
 INVALID_NAME: Final = "invalid-name"
@@ -34,6 +42,18 @@ def normalized(name: str) -> str | Refusal:
         )
 
 
+async def admitted(
+    tx: Transaction, deps: Deps, ctx: Context, action: Action, now: datetime
+) -> tuple[UserRecord, Exposure] | Refusal:
+    """The acting user and what they maintain, once the 2FA gate lets `action` through."""
+    user = await acting_user(tx, ctx)
+    if isinstance(user, Refusal):
+        return user
+    exposure = await tx.exposure(user.id)
+    refused = gate(user, action, now, exposure, deps.enforcement)
+    return (user, exposure) if refused is None else refused
+
+
 async def authorize(
     deps: Deps, ctx: Context, action: Action, project: str | None = None
 ) -> UserRecord | Refusal:
@@ -43,13 +63,10 @@ async def authorize(
     """
     now = deps.now()
     async with deps.store.transaction() as tx:
-        user = await acting_user(tx, ctx)
-        if isinstance(user, Refusal):
-            return user
-        exposure = await tx.exposure(user.id)
-        refused = gate(user, action, now, exposure, deps.enforcement)
-    if refused is not None:
-        return refused
+        admission = await admitted(tx, deps, ctx, action, now)
+    if isinstance(admission, Refusal):
+        return admission
+    user, exposure = admission
     if project is not None:
         name = normalized(project)
         if isinstance(name, Refusal):
@@ -65,14 +82,10 @@ async def create_project(deps: Deps, ctx: Context, name: str) -> ProjectRecord |
         return key
     now = deps.now()
     async with deps.store.transaction() as tx:
-        user = await acting_user(tx, ctx)
-        if isinstance(user, Refusal):
-            return user
-        refused = gate(
-            user, Action.CREATE_PROJECT, now, await tx.exposure(user.id), deps.enforcement
-        )
-        if refused is not None:
-            return refused
+        admission = await admitted(tx, deps, ctx, Action.CREATE_PROJECT, now)
+        if isinstance(admission, Refusal):
+            return admission
+        user = admission[0]
         try:
             project = await tx.add_project(name, key, now)
         except NameTaken:
@@ -94,13 +107,10 @@ async def create_organization(deps: Deps, ctx: Context, name: str) -> Organizati
         return key
     now = deps.now()
     async with deps.store.transaction() as tx:
-        user = await acting_user(tx, ctx)
-        if isinstance(user, Refusal):
-            return user
-        exposure = await tx.exposure(user.id)
-        refused = gate(user, Action.CREATE_ORGANIZATION, now, exposure, deps.enforcement)
-        if refused is not None:
-            return refused
+        admission = await admitted(tx, deps, ctx, Action.CREATE_ORGANIZATION, now)
+        if isinstance(admission, Refusal):
+            return admission
+        user = admission[0]
         try:
             org = await tx.add_organization(name, key, now)
         except NameTaken:

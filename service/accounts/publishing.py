@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from service.accounts.core import Context, Deps, acting_user, audit
+from service.accounts.core import Context, Deps, audit
 from service.accounts.notify import Notice
-from service.accounts.policy import Action, gate
-from service.accounts.projects import NO_SUCH_PROJECT, normalized
+from service.accounts.policy import Action
+from service.accounts.projects import NO_SUCH_PROJECT, admitted, normalized
 from service.issuers import Issuers
 from service.publishers.base import ConfigError, Refusal
 from service.store.base import Duplicate, ProjectRecord, Transaction, UserRecord
@@ -54,14 +54,10 @@ async def as_owner(tx: Transaction, deps: Deps, ctx: Context, project: str) -> O
     key = normalized(project)
     if isinstance(key, Refusal):
         return key
-    user = await acting_user(tx, ctx)
-    if isinstance(user, Refusal):
-        return user
-    refused = gate(
-        user, Action.MANAGE_PUBLISHERS, deps.now(), await tx.exposure(user.id), deps.enforcement
-    )
-    if refused is not None:
-        return refused
+    admission = await admitted(tx, deps, ctx, Action.MANAGE_PUBLISHERS, deps.now())
+    if isinstance(admission, Refusal):
+        return admission
+    user = admission[0]
     found = await tx.project_by_name(key)
     if found is None:
         return Refusal(NO_SUCH_PROJECT, f"no project {key!r}")

@@ -18,8 +18,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.accounts.core import Context, Deps, acting_user, audit
 from service.accounts.notify import Notice
-from service.accounts.policy import Action, gate
-from service.accounts.projects import NOT_A_MAINTAINER, normalized
+from service.accounts.policy import Action
+from service.accounts.projects import NOT_A_MAINTAINER, admitted, normalized
 from service.apitokens.issue import ApiTokenGrant, issue
 from service.apitokens.keys import RootKey
 from service.apitokens.status import StatusUnavailable
@@ -61,13 +61,10 @@ async def create_token(
     now = deps.now()
     epoch = int(now.timestamp())
     async with deps.store.transaction() as tx:
-        user = await acting_user(tx, ctx)
-        if isinstance(user, Refusal):
-            return user
-        exposure = await tx.exposure(user.id)
-        refused = gate(user, Action.MANAGE_TOKENS, now, exposure, deps.enforcement)
-        if refused is not None:
-            return refused
+        admission = await admitted(tx, deps, ctx, Action.MANAGE_TOKENS, now)
+        if isinstance(admission, Refusal):
+            return admission
+        user, exposure = admission
         if missing := sorted(set(names or ()) - set(exposure.projects)):
             return Refusal(NOT_A_MAINTAINER, f"you are not a maintainer of project {missing[0]}")
         try:

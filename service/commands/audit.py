@@ -8,9 +8,10 @@ import json
 import sys
 
 from service.accounts.projects import normalized
+from service.commands.common import connect, load_settings
 from service.publishers.base import Refusal
-from service.settings import Settings, SettingsError
-from service.store import AuditRecord, Store, StoreError, open_store
+from service.settings import Settings
+from service.store import AuditRecord, Store
 
 NAME = "audit"
 HELP = "show the audit trail of a user, a project or an organization"
@@ -24,19 +25,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"mintgate: configuration error: {exc}", file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return 2
     return asyncio.run(_run(args, settings))
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        store = await open_store(settings.database_url)
-    except (StoreError, OSError) as exc:
-        print(f"mintgate: {exc}", file=sys.stderr)
+    store = await connect(settings)
+    if store is None:
         return 2
     try:
         events = await query(store, args.user, args.project, args.org)

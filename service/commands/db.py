@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from service.settings import Settings, SettingsError
+from service.commands.common import load_settings
 from service.store import migrate
 from service.store.engine import create_engine, display_url
 
@@ -22,10 +22,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"mintgate: configuration error: {exc}", file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return 2
     return asyncio.run(_run(args, settings.database_url))
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 from service.accounts.core import Context, deps_for
 from service.accounts.publisher_sync import SyncReport, sync_publishers
+from service.commands.common import connect
 from service.commands.user import operator
 from service.issuers import Issuers, load_issuers
 from service.settings import Settings, SettingsError
-from service.store import StoreError, open_store
 from service.trust.toml import TrustConfigError
 
 NAME = "publishers"
@@ -41,10 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _sync(settings: Settings, issuers: Issuers, path: Path) -> int:
-    try:
-        store = await open_store(settings.database_url)
-    except (StoreError, OSError) as exc:
-        print(f"mintgate: {exc}", file=sys.stderr)
+    store = await connect(settings)
+    if store is None:
         return 2
     try:
         deps = deps_for(

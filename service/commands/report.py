@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
 from service.accounts.core import deps_for
 from service.accounts.projects import without_two_factor
-from service.settings import Settings, SettingsError
-from service.store import StoreError, open_store
+from service.commands.common import connect, load_settings
+from service.settings import Settings
 
 NAME = "report"
 HELP = "operator reports: `report no-2fa` lists maintainers without two-factor authentication"
@@ -21,19 +20,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"mintgate: configuration error: {exc}", file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return 2
     return asyncio.run(no_two_factor(settings))
 
 
 async def no_two_factor(settings: Settings) -> int:
-    try:
-        store = await open_store(settings.database_url)
-    except (StoreError, OSError) as exc:
-        print(f"mintgate: {exc}", file=sys.stderr)
+    store = await connect(settings)
+    if store is None:
         return 2
     try:
         deps = deps_for(store, None, settings.smtp_from, settings.two_factor_required_from)

@@ -13,10 +13,11 @@ import sys
 
 from service.accounts.core import Context, deps_for
 from service.accounts.tokens import revoke_token
+from service.commands.common import connect, load_settings
 from service.commands.user import operator
 from service.publishers.base import Refusal
-from service.settings import Settings, SettingsError
-from service.store import Store, StoreError, open_store
+from service.settings import Settings
+from service.store import Store
 from service.store.records_publishing import ApiTokenRecord
 
 ACTIONS = ("list", "revoke")
@@ -32,19 +33,15 @@ def configure(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"mintgate: configuration error: {exc}", file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return 2
     return asyncio.run(_run(args, settings))
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        store = await open_store(settings.database_url)
-    except (StoreError, OSError) as exc:
-        print(f"mintgate: {exc}", file=sys.stderr)
+    store = await connect(settings)
+    if store is None:
         return 2
     try:
         if args.action == "list":

@@ -17,9 +17,9 @@ from service.accounts.core import deps_for
 from service.accounts.passwords import PasswordPolicy, Passwords, load_common
 from service.accounts.secretbox import SecretBox
 from service.accounts.two_factor import reset_two_factor
+from service.commands.common import connect, load_settings
 from service.publishers.base import Refusal
-from service.settings import Settings, SettingsError
-from service.store import StoreError, open_store
+from service.settings import Settings
 
 NAME = "user"
 HELP = "manage accounts: `user create USERNAME --email E`, `user reset-2fa USERNAME --reason R`"
@@ -55,10 +55,8 @@ def read_password(from_stdin: bool, stdin: TextIO | None = None) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"mintgate: configuration error: {exc}", file=sys.stderr)
+    settings = load_settings()
+    if settings is None:
         return 2
     if args.user_action == "reset-2fa":
         return asyncio.run(reset(settings, args.username, args.reason))
@@ -69,10 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def create(settings: Settings, username: str, email: str, password: str) -> int:
-    try:
-        store = await open_store(settings.database_url)
-    except (StoreError, OSError) as exc:
-        print(f"mintgate: {exc}", file=sys.stderr)
+    store = await connect(settings)
+    if store is None:
         return 2
     try:
         async with httpx.AsyncClient(follow_redirects=False) as client:
@@ -110,10 +106,8 @@ def operator() -> str:
 
 
 async def reset(settings: Settings, username: str, reason: str) -> int:
-    try:
-        store = await open_store(settings.database_url)
-    except (StoreError, OSError) as exc:
-        print(f"mintgate: {exc}", file=sys.stderr)
+    store = await connect(settings)
+    if store is None:
         return 2
     try:
         deps = deps_for(

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from service.store.base import Duplicate, NameTaken
 from service.store.models import User
@@ -52,11 +51,7 @@ class ProjectSql(Steps):
             two_factor_required=False,
             trusted_publishing_only=False,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise NameTaken(f"project {normalized!r} exists") from None
+        await self.insert(row, NameTaken(f"project {normalized!r} exists"))
         return _project(row)
 
     async def project_by_name(self, normalized: str) -> ProjectRecord | None:
@@ -79,13 +74,10 @@ class ProjectSql(Steps):
     async def add_project_role(
         self, project_id: int, user_id: int, role: str, now: datetime
     ) -> None:
-        try:
-            async with self.session.begin_nested():
-                self.session.add(
-                    ProjectRole(project_id=project_id, user_id=user_id, role=role, created_at=now)
-                )
-        except IntegrityError:
-            raise Duplicate("the user already has a role in this project") from None
+        await self.insert(
+            ProjectRole(project_id=project_id, user_id=user_id, role=role, created_at=now),
+            Duplicate("the user already has a role in this project"),
+        )
 
     async def project_members(self, project_id: int) -> list[Membership]:
         rows = await self.session.execute(
@@ -102,11 +94,7 @@ class OrganizationSql(Steps):
         self, name: str, normalized: str, now: datetime
     ) -> OrganizationRecord:
         row = Organization(name=name, normalized_name=normalized, created_at=now)
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise NameTaken(f"organization {normalized!r} exists") from None
+        await self.insert(row, NameTaken(f"organization {normalized!r} exists"))
         return _organization(row)
 
     async def organization_by_name(self, normalized: str) -> OrganizationRecord | None:
@@ -118,15 +106,12 @@ class OrganizationSql(Steps):
     async def add_organization_role(
         self, organization_id: int, user_id: int, role: str, now: datetime
     ) -> None:
-        try:
-            async with self.session.begin_nested():
-                self.session.add(
-                    OrganizationMember(
-                        organization_id=organization_id, user_id=user_id, role=role, created_at=now
-                    )
-                )
-        except IntegrityError:
-            raise Duplicate("the user is already in this organization") from None
+        await self.insert(
+            OrganizationMember(
+                organization_id=organization_id, user_id=user_id, role=role, created_at=now
+            ),
+            Duplicate("the user is already in this organization"),
+        )
 
     async def organization_members(self, organization_id: int) -> list[Membership]:
         rows = await self.session.execute(
@@ -193,11 +178,7 @@ class InvitationSql(Steps):
             created_at=now,
             expires_at=expires_at,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise Duplicate("an invitation for this user is already pending") from None
+        await self.insert(row, Duplicate("an invitation for this user is already pending"))
         found = await self.invitation_by_id(row.id)
         assert found is not None
         return found

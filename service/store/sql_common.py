@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import CursorResult
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.store.models import User
@@ -16,6 +17,17 @@ class Steps:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def insert(self, row: object, clash: Exception) -> None:
+        """Add one row; breaking a unique constraint raises `clash` instead.
+
+        A savepoint, so the caller's transaction stays usable on PostgreSQL.
+        """
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+        except IntegrityError:
+            raise clash from None
 
 
 def rowcount(result: Any) -> int:

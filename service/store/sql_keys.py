@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
 
 from service.store.base import ChallengeOutcome, Duplicate
 from service.store.models import RecoveryCode, TotpCredential
@@ -87,11 +86,7 @@ class SecurityKeySql(Steps):
             sign_count=sign_count,
             created_at=now,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise Duplicate("this security key or its name is already registered") from None
+        await self.insert(row, Duplicate("this security key or its name is already registered"))
         return _key(row)
 
     async def security_keys(self, user_id: int) -> list[SecurityKeyRecord]:

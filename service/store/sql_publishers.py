@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from service.store.base import Duplicate
 from service.store.models_access import Project
@@ -29,6 +29,18 @@ def _spec(row: TrustedPublisher | PendingPublisher) -> PublisherSpec:
         fingerprint=row.fingerprint,
         config=row.config,
     )
+
+
+def _columns(spec: PublisherSpec) -> dict[str, Any]:
+    """The inverse of `_spec`: the columns both publisher tables share."""
+    return {
+        "provider": spec.provider,
+        "issuer": spec.issuer,
+        "lookup_key": spec.lookup_key,
+        "identity": spec.identity,
+        "fingerprint": spec.fingerprint,
+        "config": dict(spec.config),
+    }
 
 
 def _publisher(row: TrustedPublisher, project: str) -> PublisherRecord:
@@ -77,21 +89,12 @@ class PublisherSql(Steps):
     ) -> PublisherRecord:
         row = TrustedPublisher(
             project_id=project_id,
-            provider=spec.provider,
-            issuer=spec.issuer,
-            lookup_key=spec.lookup_key,
-            identity=spec.identity,
-            fingerprint=spec.fingerprint,
-            config=dict(spec.config),
+            **_columns(spec),
             source=source,
             created_by_user_id=created_by,
             created_at=now,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise Duplicate("the project already trusts this publisher") from None
+        await self.insert(row, Duplicate("the project already trusts this publisher"))
         project = await self.session.scalar(
             select(Project.normalized_name).where(Project.id == project_id)
         )
@@ -172,21 +175,12 @@ class PendingPublisherSql(Steps):
         row = PendingPublisher(
             project_name=project_name,
             normalized_name=normalized,
-            provider=spec.provider,
-            issuer=spec.issuer,
-            lookup_key=spec.lookup_key,
-            identity=spec.identity,
-            fingerprint=spec.fingerprint,
-            config=dict(spec.config),
+            **_columns(spec),
             created_by_user_id=created_by,
             created_at=now,
             expires_at=expires_at,
         )
-        try:
-            async with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise Duplicate("this publisher is already pending for this name") from None
+        await self.insert(row, Duplicate("this publisher is already pending for this name"))
         return _pending(row)
 
     async def pending_publishers_for(

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
 
 from service.store.base import StoreError, UsernameTaken
 from service.store.models import RecoveryCode, TotpCredential, User
@@ -21,13 +20,8 @@ class UserSql(Steps):
         if await self.user_by_name(username) is not None:
             raise UsernameTaken(f"username {username!r} is taken")
         row = User(username=username, email=email, password_hash=password_hash, created_at=now)
-        try:
-            # A savepoint: the unique index settles a race with a concurrent
-            # insert, and the caller's transaction stays usable on PostgreSQL.
-            async with self.session.begin_nested():
-                self.session.add(row)
-        except IntegrityError:
-            raise UsernameTaken(f"username {username!r} is taken") from None
+        # The unique index settles a race with a concurrent insert.
+        await self.insert(row, UsernameTaken(f"username {username!r} is taken"))
         return user_record(row)
 
     async def user_by_name(self, username: str) -> UserRecord | None:

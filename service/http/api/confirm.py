@@ -31,6 +31,18 @@ async def _attempt(request: Request) -> Authenticated | Refusal:
     return auth if limited is None else limited
 
 
+async def _code(request: Request, max_length: int) -> tuple[Authenticated, str] | Refusal:
+    """The session (after the budgets) and the code its body carries."""
+    auth = await _attempt(request)
+    if isinstance(auth, Refusal):
+        return auth
+    body = await json_body(request)
+    if isinstance(body, Refusal):
+        return body
+    code = text(body, "code", max_length=max_length)
+    return code if isinstance(code, Refusal) else (auth, code)
+
+
 async def _proven(request: Request, auth: Authenticated, method: str) -> SessionRecord | Refusal:
     api = api_state(request)
     session = await api.sessions.second_factor_proven(auth, context(request, auth), method)
@@ -44,15 +56,10 @@ def _answer(session: SessionRecord | Refusal) -> Response | Refusal:
 
 
 async def totp(request: Request) -> Response | Refusal:
-    auth = await _attempt(request)
-    if isinstance(auth, Refusal):
-        return auth
-    body = await json_body(request)
-    if isinstance(body, Refusal):
-        return body
-    code = text(body, "code", max_length=16)
-    if isinstance(code, Refusal):
-        return code
+    proof = await _code(request, 16)
+    if isinstance(proof, Refusal):
+        return proof
+    auth, code = proof
     accepted = await api_state(request).accounts.verify_totp(
         auth.user.id, code, context(request, auth)
     )
@@ -62,15 +69,10 @@ async def totp(request: Request) -> Response | Refusal:
 
 
 async def recovery_code(request: Request) -> Response | Refusal:
-    auth = await _attempt(request)
-    if isinstance(auth, Refusal):
-        return auth
-    body = await json_body(request)
-    if isinstance(body, Refusal):
-        return body
-    code = text(body, "code", max_length=64)
-    if isinstance(code, Refusal):
-        return code
+    proof = await _code(request, 64)
+    if isinstance(proof, Refusal):
+        return proof
+    auth, code = proof
     accepted = await api_state(request).accounts.redeem_recovery_code(
         auth.user.id, code, context(request, auth)
     )

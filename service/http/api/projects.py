@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from starlette.requests import Request
 from starlette.responses import Response
 
 from service.accounts import invitations, projects, queries
+from service.accounts.core import Context, Deps
 from service.http.api import views
 from service.http.api.errors import reply
 from service.http.api.request import authenticate, context, json_body, path_id, text
 from service.http.api.spec import Endpoint, array, obj, string
 from service.http.api.state import api_state
 from service.publishers.base import Refusal
+from service.store.base import OrganizationRecord, ProjectRecord
 
 NAME = string(200)
 
@@ -23,52 +27,51 @@ async def _name(request: Request) -> str | Refusal:
     return text(body, "name", max_length=200)
 
 
-async def create_project(request: Request) -> Response | Refusal:
+async def _create(
+    request: Request,
+    create: Callable[[Deps, Context, str], Awaitable[ProjectRecord | OrganizationRecord | Refusal]],
+) -> Response | Refusal:
+    """A project or an organization: the creator becomes its owner."""
     auth = await authenticate(request)
     if isinstance(auth, Refusal):
         return auth
     name = await _name(request)
     if isinstance(name, Refusal):
         return name
-    created = await projects.create_project(api_state(request).deps, context(request, auth), name)
+    created = await create(api_state(request).deps, context(request, auth), name)
     if isinstance(created, Refusal):
         return created
     return reply(views.role(queries.Role(created.normalized_name, "owner")), 201)
+
+
+async def _roles(
+    request: Request,
+    key: str,
+    mine: Callable[[Deps, Context], Awaitable[list[queries.Role] | Refusal]],
+) -> Response | Refusal:
+    auth = await authenticate(request)
+    if isinstance(auth, Refusal):
+        return auth
+    found = await mine(api_state(request).deps, context(request, auth))
+    if isinstance(found, Refusal):
+        return found
+    return reply({key: [views.role(r) for r in found]})
+
+
+async def create_project(request: Request) -> Response | Refusal:
+    return await _create(request, projects.create_project)
 
 
 async def list_projects(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
-    if isinstance(auth, Refusal):
-        return auth
-    found = await queries.my_projects(api_state(request).deps, context(request, auth))
-    if isinstance(found, Refusal):
-        return found
-    return reply({"projects": [views.role(r) for r in found]})
+    return await _roles(request, "projects", queries.my_projects)
 
 
 async def create_organization(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
-    if isinstance(auth, Refusal):
-        return auth
-    name = await _name(request)
-    if isinstance(name, Refusal):
-        return name
-    created = await projects.create_organization(
-        api_state(request).deps, context(request, auth), name
-    )
-    if isinstance(created, Refusal):
-        return created
-    return reply(views.role(queries.Role(created.normalized_name, "owner")), 201)
+    return await _create(request, projects.create_organization)
 
 
 async def list_organizations(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
-    if isinstance(auth, Refusal):
-        return auth
-    found = await queries.my_organizations(api_state(request).deps, context(request, auth))
-    if isinstance(found, Refusal):
-        return found
-    return reply({"organizations": [views.role(r) for r in found]})
+    return await _roles(request, "organizations", queries.my_organizations)
 
 
 async def invite(request: Request) -> Response | Refusal:

@@ -14,6 +14,7 @@ from service.accounts.sessions import Started, change_password
 from service.http.api import views
 from service.http.api.errors import reply
 from service.http.api.request import (
+    Body,
     authenticate,
     client_ip,
     context,
@@ -33,13 +34,19 @@ PASSWORD = string(MAX_PASSWORD)
 NEW_PASSWORD = {**PASSWORD, "minLength": MIN_PASSWORD}
 
 
-async def register(request: Request) -> Response | Refusal:
+async def _signed_out_body(request: Request) -> Body | Refusal:
+    """The JSON body of a request no session backs, after the optional origin check."""
     body = await json_body(request)
     if isinstance(body, Refusal):
         return body
     refused = same_origin(request, required=False)
-    if refused is not None:
-        return refused
+    return body if refused is None else refused
+
+
+async def register(request: Request) -> Response | Refusal:
+    body = await _signed_out_body(request)
+    if isinstance(body, Refusal):
+        return body
     username = text(body, "username", max_length=50)
     if isinstance(username, Refusal):
         return username
@@ -61,12 +68,9 @@ async def register(request: Request) -> Response | Refusal:
 
 
 async def login(request: Request) -> Response | Refusal:
-    body = await json_body(request)
+    body = await _signed_out_body(request)
     if isinstance(body, Refusal):
         return body
-    refused = same_origin(request, required=False)
-    if refused is not None:
-        return refused
     username = text(body, "username", max_length=50)
     if isinstance(username, Refusal):
         return username
