@@ -38,7 +38,7 @@ from service.observability.middleware import ObservabilityMiddleware, RouteTempl
 from service.observability.stores import CountedRevocations
 from service.revocation import RedisRevocationStore, RevocationStore
 from service.settings import SettingsError
-from service.store import open_store
+from service.store import Store, open_store
 from service.store.lazy import LazyStore
 from service.verifier import registry_verifier
 from service.wiring import redis_client
@@ -54,6 +54,7 @@ def create_gateway(
     policy: ProjectPolicy | None = None,
     clock: Callable[[], float] = time.time,
     metrics_token: str | None = None,
+    store: Store | None = None,
 ) -> Starlette:
     """`client` fetches mintgate's JWKS and talks to the registry (tests pass a mocked one).
 
@@ -79,11 +80,13 @@ def create_gateway(
     )
     if isinstance(verifier.keys, jwks_cache.JWKSCache):
         metrics.watch_jwks(verifier.keys.stats)
-    store, api, state = None, None, None
+    owned: Store | None = None  # opened here, so closed here; a given store is the caller's
+    api, state = None, None
     if settings.database_url is not None and settings.api_token_public_key is not None:
         # Opened on first API-token upload: minted tokens keep working with the database down.
         url = settings.database_url
-        store = LazyStore(lambda: open_store(url))
+        if store is None:
+            store = owned = LazyStore(lambda: open_store(url))
         state = TokenState(store, clock)
         api = ApiTokenVerifier(
             public_key(settings.api_token_public_key),
@@ -147,8 +150,8 @@ def create_gateway(
                 await http.aclose()
             if redis is not None:
                 await redis.aclose()
-            if store is not None:
-                await store.close()
+            if owned is not None:
+                await owned.close()
 
     routes = [Route(path, upload, methods=["POST"]) for path in ("/", "/legacy", "/legacy/")]
     routes += [Route("/healthz", healthz), metrics_route(metrics, token=metrics_token)]
