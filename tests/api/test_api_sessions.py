@@ -108,6 +108,8 @@ async def test_loopback_http_drops_secure_and_the_host_prefix(
             limiter=RateLimiter(MemoryWindows()),
             clients=ClientAddress(),
             clock=Clock(),
+            issuers=None,  # type: ignore[arg-type]
+            root_key=None,  # type: ignore[arg-type]
         )
         return state.secure_cookie
 

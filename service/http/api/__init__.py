@@ -1,4 +1,5 @@
-"""The JSON API under /api/v1: accounts, sessions, 2FA, projects, invitations, audit.
+"""The JSON API under /api/v1: accounts, sessions, 2FA, projects, invitations, publishing,
+API tokens, audit.
 
 One module per area; each lists its `Endpoint`s, from which both the routes
 and the OpenAPI document are made.
@@ -6,10 +7,21 @@ and the OpenAPI document are made.
 
 from __future__ import annotations
 
+import re
+
 from starlette.applications import Starlette
 from starlette.routing import Mount, Route
 
-from service.http.api import audit, confirm, openapi, projects, session, two_factor
+from service.http.api import (
+    audit,
+    confirm,
+    openapi,
+    projects,
+    publishing,
+    session,
+    tokens,
+    two_factor,
+)
 from service.http.api.errors import EXCEPTION_HANDLERS, storage_unavailable
 from service.http.api.spec import Endpoint, routes
 from service.http.api.state import ApiState
@@ -20,6 +32,8 @@ ENDPOINTS: list[Endpoint] = [
     *confirm.ENDPOINTS,
     *two_factor.ENDPOINTS,
     *projects.ENDPOINTS,
+    *publishing.ENDPOINTS,
+    *tokens.ENDPOINTS,
     *audit.ENDPOINTS,
     openapi.ENDPOINT,
 ]
@@ -33,7 +47,11 @@ def mount(state: ApiState, server: str) -> Mount:
     )
     app.state.api = state
     app.state.openapi = openapi.document(ENDPOINTS, server)
-    return Mount(openapi.PREFIX, app=app)
+    mounted = Mount(openapi.PREFIX, app=app)
+    # Starlette's `{path:path}` stops at a newline, so a %0A in a path parameter
+    # (a project name, a token id) would fall out to the outer app's plain-text 404.
+    mounted.path_regex = re.compile(mounted.path_regex.pattern, re.DOTALL)
+    return mounted
 
 
 def template_routes() -> list[Route]:

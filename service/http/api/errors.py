@@ -26,6 +26,7 @@ PAYLOAD_TOO_LARGE: Final = "payload-too-large"
 CROSS_ORIGIN: Final = "cross-origin-request"
 
 _BY_STATUS: Final[dict[int, tuple[str, ...]]] = {
+    400: ("invalid-publisher-config", "invalid-token-request"),
     401: ("not-signed-in", "session-expired", "invalid-credentials"),
     403: (
         "two-factor-required",
@@ -43,6 +44,9 @@ _BY_STATUS: Final[dict[int, tuple[str, ...]]] = {
         "no-such-project-or-organization",
         "no-such-invitation",
         "no-such-two-factor-method",
+        "no-such-publisher",
+        "no-such-pending-publisher",
+        "no-such-token",
     ),
     409: (
         "username-taken",
@@ -55,6 +59,7 @@ _BY_STATUS: Final[dict[int, tuple[str, ...]]] = {
         "webauthn-not-enrolled",
         "security-key-exists",
         "last-two-factor-method",
+        "publisher-exists",
     ),
     405: ("method-not-allowed",),
     413: (PAYLOAD_TOO_LARGE,),

@@ -106,8 +106,8 @@ class Endpoint:
             "responses": responses,
         }
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": INTEGER}
-            for name in re.findall(r"\{(\w+):int\}", self.path)
+            {"name": name, "in": "path", "required": True, "schema": _PATH_SCHEMA[kind]}
+            for name, kind in re.findall(r"\{(\w+):?(\w*)\}", self.path)
         ] + [
             {
                 "name": q.name,
@@ -127,6 +127,10 @@ class Endpoint:
             }
         operation["security"] = [{"session": []}, {"cookie": []}] if self.signed_in else []
         return operation
+
+
+# Starlette's convertors: `{id:int}`, and `{name}` (a str, one path segment).
+_PATH_SCHEMA: dict[str, Schema] = {"int": INTEGER, "": string(200), "str": string(200)}
 
 
 def _error(description: str) -> Schema:

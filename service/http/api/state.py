@@ -17,6 +17,8 @@ from service.accounts.passwords import BreachChecker, PasswordPolicy, Passwords,
 from service.accounts.secretbox import SecretBox
 from service.accounts.sessions import Sessions
 from service.accounts.webauthn_rp import RelyingParty
+from service.apitokens.keys import RootKey
+from service.issuers import Issuers
 from service.observability.clientip import ClientAddress, limit_key
 from service.publishers.base import Refusal
 from service.ratelimit import Limit, RateLimiter
@@ -55,6 +57,8 @@ class ApiState:
     clients: ClientAddress
     origin: str  # MINTGATE_URL's origin: the only one whose cookie requests we accept
     secure_cookie: bool
+    issuers: Issuers  # publisher tables are checked against them, as the TOML loader does
+    root_key: RootKey  # signs the API tokens users create
 
     @property
     def deps(self) -> Deps:
@@ -83,6 +87,8 @@ def build_state(
     limiter: RateLimiter,
     clients: ClientAddress,
     clock: Callable[[], float],
+    issuers: Issuers,
+    root_key: RootKey,
 ) -> ApiState:
     """The account layer over protocols app.py built; nothing here opens a connection."""
     accounts = Accounts(
@@ -111,6 +117,8 @@ def build_state(
         # Plain http only for a loopback development server: a browser would never
         # send a Secure cookie back over it, and nobody else can see loopback traffic.
         secure_cookie=not (origin.scheme == "http" and _loopback(origin.hostname)),
+        issuers=issuers,
+        root_key=root_key,
     )
 
 

@@ -18,7 +18,13 @@ from service.http.api.spec import (
     obj,
 )
 from service.store.base import AuditRecord, InvitationRecord, SecurityKeyRecord, UserRecord
-from service.store.records import SessionRecord
+from service.store.records import ProjectRecord, SessionRecord
+from service.store.records_publishing import (
+    ApiTokenRecord,
+    PendingPublisherRecord,
+    PublisherRecord,
+    PublisherSpec,
+)
 
 NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 
@@ -158,3 +164,107 @@ def audit_event(record: AuditRecord) -> dict[str, Any]:
 
 
 RECOVERY_CODES: Schema = obj({"recovery_codes": array(STRING)})
+
+
+NULLABLE_INTEGER: Schema = {"type": ["integer", "null"]}
+# The publisher as its table (TOML-equivalent, issuer made explicit) and what it names.
+_SPEC: dict[str, Schema] = {
+    "provider": STRING,
+    "issuer": STRING,
+    "identity": STRING,
+    "config": ANY_OBJECT,
+}
+
+
+def _spec(spec: PublisherSpec) -> dict[str, Any]:
+    return {
+        "provider": spec.provider,
+        "issuer": spec.issuer,
+        "identity": spec.identity,
+        "config": dict(spec.config),
+    }
+
+
+PUBLISHER: Schema = obj(
+    {
+        "id": INTEGER,
+        "project": STRING,
+        **_SPEC,
+        "source": STRING,
+        "created_at": TIME,
+        "last_used_at": NULLABLE_TIME,
+    }
+)
+
+
+def publisher(record: PublisherRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "project": record.project,
+        **_spec(record.spec),
+        "source": record.source,
+        "created_at": _time(record.created_at),
+        "last_used_at": _time(record.last_used_at),
+    }
+
+
+PENDING_PUBLISHER: Schema = obj(
+    {
+        "id": INTEGER,
+        "project": STRING,
+        "normalized_name": STRING,
+        **_SPEC,
+        "created_at": TIME,
+        "expires_at": TIME,
+        "invalidated_at": NULLABLE_TIME,
+        "reified_at": NULLABLE_TIME,
+        "publisher_id": NULLABLE_INTEGER,
+    }
+)
+
+
+def pending_publisher(record: PendingPublisherRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "project": record.project_name,
+        "normalized_name": record.normalized_name,
+        **_spec(record.spec),
+        "created_at": _time(record.created_at),
+        "expires_at": _time(record.expires_at),
+        "invalidated_at": _time(record.invalidated_at),
+        "reified_at": _time(record.reified_at),
+        "publisher_id": record.publisher_id,
+    }
+
+
+TRUSTED_PUBLISHING_ONLY: Schema = obj({"project": STRING, "enabled": BOOLEAN})
+
+
+def trusted_publishing_only(record: ProjectRecord) -> dict[str, Any]:
+    return {"project": record.normalized_name, "enabled": record.trusted_publishing_only}
+
+
+# Metadata only: the token itself is answered once, by its creation.
+API_TOKEN: Schema = obj(
+    {
+        "id": STRING,
+        "name": STRING,
+        "projects": {"type": ["array", "null"], "items": STRING},
+        "created_at": TIME,
+        "expires_at": TIME,
+        "last_used_at": NULLABLE_TIME,
+        "revoked_at": NULLABLE_TIME,
+    }
+)
+
+
+def api_token(record: ApiTokenRecord) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "name": record.name,
+        "projects": None if record.projects is None else list(record.projects),
+        "created_at": _time(record.created_at),
+        "expires_at": _time(record.expires_at),
+        "last_used_at": _time(record.last_used_at),
+        "revoked_at": _time(record.revoked_at),
+    }
