@@ -15,6 +15,7 @@ from starlette.applications import Starlette
 import jwks_cache
 from service.accounts.breach import PwnedPasswords
 from service.accounts.passwords import Passwords
+from service.apitokens.keys import configured_root_key
 from service.errors import refusal_response
 from service.exchange import Exchange
 from service.http import api, health, oauth, oidc, scanning, wellknown
@@ -105,6 +106,9 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     clients = ClientAddress(settings.trusted_proxies)
     pwned = settings.pwned_passwords_url
     breaches = PwnedPasswords(client, pwned) if pwned else None
+    # Read once: every token created through the API is signed with it, and secret
+    # scanning recognises exactly those.
+    api_root = configured_root_key(settings.api_token_key_file)
     accounts_api = build_state(
         settings,
         store=store,
@@ -114,6 +118,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         limiter=limiter,
         clients=clients,
         clock=seams.clock,
+        issuers=issuers,
+        root_key=api_root,
     )
     exchange = Exchange(
         issuers=issuers,
@@ -190,6 +196,11 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     )
     app.state.oauth_clients = load_clients(settings.oauth_clients_file)
     app.state.secret_scanning = secret_scanning(
-        settings, client, keys, revocations, seams.clock, deps=accounts_api.accounts.deps
+        settings,
+        client,
+        keys,
+        revocations,
+        seams.clock,
+        api_tokens=(api_root.public, accounts_api.accounts.deps),
     )
     return app

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 import redis.asyncio as aioredis
+from biscuit_auth import PublicKey
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import Route
 
@@ -24,7 +25,6 @@ from service.accounts.secretbox import (
     load_secret_box,
 )
 from service.accounts.tokens import revoke_token
-from service.apitokens.keys import configured_root_key
 from service.exchange import MintRecorder
 from service.http import oidc
 from service.issuers import Issuers
@@ -145,7 +145,7 @@ def secret_scanning(
     keys: SigningKeys,
     revocations: RevocationStore,
     clock: Callable[[], float],
-    deps: Deps | None = None,
+    api_tokens: tuple[PublicKey, Deps] | None = None,
 ) -> GitHubPartner | None:
     if settings.secret_scanning_keys_url is None:
         return None
@@ -161,10 +161,10 @@ def secret_scanning(
         clock=clock,
     )
     revokers: list[TokenRevoker] = [minted]
-    if deps is not None and settings.api_token_key_file is not None:
-        # Only with a configured key: an ephemeral one signed nothing that outlives us.
-        root = configured_root_key(settings.api_token_key_file)
-        revokers.append(ApiTokenRevoker(root.public, store_revoker(deps)))
+    if api_tokens is not None:
+        # The key the API signs with, ephemeral or not: whatever it signed can leak.
+        root, deps = api_tokens
+        revokers.append(ApiTokenRevoker(root, store_revoker(deps)))
     return GitHubPartner(PublicKeyCache(fetcher, clock=clock), revokers)
 
 
