@@ -66,7 +66,8 @@ async def test_a_provider_publisher_is_added_and_a_pending_one_registered(
         assert "unexpected" in wrong.text
 
 
-async def owned(api: Api) -> None:
-    api.alice = await api.user("alice", two_factor=True)  # type: ignore[attr-defined]
+async def owned(api: Api) -> User:
+    alice = await api.user("alice", two_factor=True)
     created = await api.post("/projects", alice.session, {"name": "sampleproject"})
     assert created.status_code == 201, created.text
+    return alice
