@@ -13,6 +13,7 @@ import redis.asyncio as aioredis
 from starlette.applications import Starlette
 
 import jwks_cache
+from service import web
 from service.accounts.breach import PwnedPasswords
 from service.accounts.passwords import Passwords
 from service.apitokens.keys import configured_root_key
@@ -165,6 +166,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
             *scanning.routes,
             metrics_route(metrics, token=settings.metrics_token),
             api.mount(accounts_api, settings.url),
+            web.mount(accounts_api, settings),
+            web.root(),
         ],
         lifespan=lifespan,
     )
@@ -179,7 +182,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     app.add_middleware(
         ObservabilityMiddleware,
         metrics=metrics,
-        routes=RouteTemplates([*app.routes, *api.template_routes()]),
+        routes=RouteTemplates([*app.routes, *api.template_routes(), *web.template_routes()]),
         clients=clients,
     )
     app.state.metrics = metrics

@@ -1,0 +1,257 @@
+"""A project's page: trusted publishers (last use, the claims they check), a form per
+provider, pending publishers that became this project's, the "trusted publishing only"
+switch, my API tokens for it, and its audit log.
+
+Every read and change is the account layer's call the API makes too
+(accounts.publishing, pending, tokens, queries): owners only, 2FA, a fresh proof.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from service.accounts import pending, publishing, queries, tokens
+from service.accounts.projects import normalized
+from service.accounts.sessions import Authenticated
+from service.http.api.request import authenticate, context
+from service.publishers.base import ConfigError, Refusal
+from service.store.records_publishing import ApiTokenRecord, PublisherRecord
+from service.trust.tables import rebuild
+from service.web.publisher_forms import (
+    claim_checks,
+    form_values,
+    provider_forms,
+    table_from_form,
+)
+from service.web.render import Form, form, page, redirect, refused, web
+
+DAY: Final = 86400
+LIFETIMES: Final = {"1": DAY, "30": 30 * DAY, "90": 90 * DAY, "365": 365 * DAY}
+# A refusal of the publisher list that still leaves the rest of the page useful.
+SHOWN_REFUSALS: Final = frozenset({"not-an-owner", "two-factor-required"})
+DONE: Final = {
+    "publisher-added": "Trusted publisher added.",
+    "publisher-removed": "Trusted publisher removed.",
+    "switch-on": "Trusted publishing only: API tokens are refused for this project now.",
+    "switch-off": "Trusted publishing only is off: API tokens may upload again.",
+    "token-revoked": "API token revoked.",
+}
+
+
+def _name(request: Request) -> str:
+    name: str = request.path_params["project"]
+    return name
+
+
+async def _signed_in(request: Request) -> Authenticated | Response:
+    auth = await authenticate(request)
+    return await refused(request, auth) if isinstance(auth, Refusal) else auth
+
+
+def _checks(record: PublisherRecord, request: Request) -> list[Any]:
+    try:
+        return claim_checks(rebuild(record.spec, web(request).api.issuers))
+    except ConfigError:
+        return []  # configuration moved on; the exchange skips it too
+
+
+def publisher_forms_for(request: Request) -> list[Any]:
+    return provider_forms(web(request).api.issuers)
+
+
+def _mine(found: list[ApiTokenRecord], project: str) -> list[ApiTokenRecord]:
+    return [t for t in found if t.projects is None or project in t.projects]
+
+
+async def project_page(
+    request: Request, *, created: tokens.CreatedToken | None = None, status: int = 200
+) -> Response:
+    auth = await _signed_in(request)
+    if isinstance(auth, Response):
+        return auth
+    api = web(request).api
+    ctx = context(request, auth)
+    key = normalized(_name(request))
+    if isinstance(key, Refusal):
+        return await refused(request, key, auth)
+    events = await queries.audit_trail(api.deps, ctx, project=key)
+    if isinstance(events, Refusal):  # not a member: nothing of the project is shown
+        return await refused(request, events, auth)
+    listed = await publishing.list_publishers(api.deps, ctx, key)
+    if isinstance(listed, Refusal) and listed.code not in SHOWN_REFUSALS:
+        return await refused(request, listed, auth)
+    owner = not isinstance(listed, Refusal)
+    switch = False
+    if owner:
+        async with api.deps.store.transaction() as tx:
+            record = await tx.project_by_name(key)
+        switch = record is not None and record.trusted_publishing_only
+    mine = await pending.list_pending_publishers(api.deps, ctx)
+    found = await tokens.list_tokens(api.deps, ctx)
+    data = {
+        "project": key,
+        "owner": owner,
+        "publishers_refusal": listed if isinstance(listed, Refusal) else None,
+        "publishers": []
+        if isinstance(listed, Refusal)
+        else [(p, _checks(p, request)) for p in listed],
+        "pending": []
+        if isinstance(mine, Refusal)
+        else [p for p in mine if p.normalized_name == key],
+        "trusted_publishing_only": switch,
+        "forms": publisher_forms_for(request),
+        "tokens": [] if isinstance(found, Refusal) else _mine(found, key),
+        "created": created,
+        "events": list(reversed(events))[:200],  # newest first, bounded
+        "notice": DONE.get(request.query_params.get("done", "")),
+        "lifetimes": LIFETIMES,
+        "now": api.deps.now(),
+    }
+    return await page(request, "project.html", data, auth=auth, status=status)
+
+
+async def show(request: Request) -> Response:
+    return await project_page(request)
+
+
+async def _owner_form(request: Request) -> tuple[Authenticated, Form] | Response:
+    auth = await _signed_in(request)
+    if isinstance(auth, Response):
+        return auth
+    fields = await form(request)
+    if isinstance(fields, Refusal):
+        return await refused(request, fields, auth)
+    return auth, fields
+
+
+def chosen_table(request: Request, fields: Form) -> dict[str, Any] | Refusal:
+    provider = fields.get("provider", "")
+    chosen = next(
+        (f for f in provider_forms(web(request).api.issuers) if f.provider == provider), None
+    )
+    if chosen is None:
+        return Refusal("invalid-publisher-config", f"provider: no form for {provider[:50]!r}")
+    return table_from_form(fields, chosen)
+
+
+async def preview(request: Request, fields: Form, auth: Authenticated, action: str) -> Response:
+    """The exact claims the publisher will check, before it is trusted."""
+    table = chosen_table(request, fields)
+    if isinstance(table, Refusal):
+        return await refused(request, table, auth)
+    api = web(request).api
+    spec = publishing.validated(table, api.issuers)
+    if isinstance(spec, Refusal):
+        return await refused(request, spec, auth)
+    data = {
+        "action": action,
+        "project": fields.get("project", ""),
+        "spec": spec,
+        "checks": claim_checks(rebuild(spec, api.issuers)),
+        "hidden": form_values(table),
+    }
+    return await page(request, "publisher_preview.html", data, auth=auth)
+
+
+async def publisher_preview(request: Request) -> Response:
+    got = await _owner_form(request)
+    if isinstance(got, Response):
+        return got
+    auth, fields = got
+    return await preview(request, fields, auth, f"/projects/{_name(request)}/publishers")
+
+
+async def add_publisher(request: Request) -> Response:
+    got = await _owner_form(request)
+    if isinstance(got, Response):
+        return got
+    auth, fields = got
+    table = chosen_table(request, fields)
+    if isinstance(table, Refusal):
+        return await refused(request, table, auth)
+    api = web(request).api
+    added = await publishing.add_publisher(
+        api.deps, context(request, auth), api.issuers, _name(request), table
+    )
+    if isinstance(added, Refusal):
+        return await refused(request, added, auth)
+    return redirect(f"/projects/{added.project}?done=publisher-added")
+
+
+async def remove_publisher(request: Request) -> Response:
+    got = await _owner_form(request)
+    if isinstance(got, Response):
+        return got
+    auth, _ = got
+    publisher_id: int = request.path_params["publisher_id"]
+    if not 0 < publisher_id < 2**31:
+        return await refused(
+            request, Refusal(publishing.NO_SUCH_PUBLISHER, "no such publisher"), auth
+        )
+    removed = await publishing.remove_publisher(
+        web(request).api.deps, context(request, auth), _name(request), publisher_id
+    )
+    if isinstance(removed, Refusal):
+        return await refused(request, removed, auth)
+    return redirect(f"/projects/{removed.project}?done=publisher-removed")
+
+
+async def switch(request: Request) -> Response:
+    got = await _owner_form(request)
+    if isinstance(got, Response):
+        return got
+    auth, fields = got
+    enabled = fields.get("enabled")
+    # Required, not defaulted, as in the API: a broken form must not switch it off.
+    if enabled not in ("on", "off"):
+        return await refused(request, Refusal("invalid-form", "enabled: expected on or off"), auth)
+    updated = await publishing.set_trusted_publishing_only(
+        web(request).api.deps, context(request, auth), _name(request), enabled == "on"
+    )
+    if isinstance(updated, Refusal):
+        return await refused(request, updated, auth)
+    return redirect(f"/projects/{updated.normalized_name}?done=switch-{enabled}")
+
+
+async def create_token(request: Request) -> Response:
+    got = await _owner_form(request)
+    if isinstance(got, Response):
+        return got
+    auth, fields = got
+    lifetime = LIFETIMES.get(fields.get("expires_days", ""))
+    if lifetime is None:
+        return await refused(
+            request, Refusal("invalid-form", "expires_days: pick a lifetime"), auth
+        )
+    scope = fields.get("scope")
+    if scope not in ("project", "all"):
+        return await refused(request, Refusal("invalid-form", "scope: project or all"), auth)
+    api = web(request).api
+    created = await tokens.create_token(
+        api.deps,
+        context(request, auth),
+        api.root_key,
+        fields.get("name", "").strip(),
+        [_name(request)] if scope == "project" else None,
+        lifetime,
+    )
+    if isinstance(created, Refusal):
+        return await refused(request, created, auth)
+    # Shown in this answer only: the page that follows a reload no longer has it.
+    return await project_page(request, created=created, status=201)
+
+
+async def revoke_token(request: Request) -> Response:
+    got = await _owner_form(request)
+    if isinstance(got, Response):
+        return got
+    auth, _ = got
+    token_id: str = request.path_params["token_id"]
+    revoked = await tokens.revoke_token(web(request).api.deps, context(request, auth), token_id)
+    if isinstance(revoked, Refusal):
+        return await refused(request, revoked, auth)
+    return redirect(f"/projects/{quote(_name(request))}?done=token-revoked")
