@@ -6,7 +6,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import redis.asyncio as aioredis
@@ -38,6 +38,7 @@ from service.ratelimit import (
 from service.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
 from service.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from service.settings import Settings
+from service.staging.wiring import approvals as staging_approvals
 from service.store import Store, open_store
 from service.store.lazy import LazyStore
 from service.wiring import (
@@ -121,6 +122,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         clock=seams.clock,
         issuers=issuers,
         root_key=api_root,
+    )
+    accounts_api = replace(
+        accounts_api,
+        staging=staging_approvals(settings.staging, accounts_api.accounts, client, accounts_api.rp),
     )
     exchange = Exchange(
         issuers=issuers,

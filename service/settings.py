@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from service import envparse as parse
@@ -18,6 +19,9 @@ from service.observability.clientip import Network, parse_networks
 from service.observability.logs import parse_log_format
 from service.observability.metrics import parse_metrics_token
 from service.ratelimit import Rate, parse_rate
+
+if TYPE_CHECKING:
+    from service.staging.settings import StagingSettings
 
 __all__ = ["CONFIG_DIR", "Settings", "SettingsError"]
 
@@ -135,6 +139,8 @@ class Settings:
     rate_limit_login_ip: Rate | None = LOGIN_RATE_PER_IP
     rate_limit_login_account: Rate | None = LOGIN_RATE_PER_ACCOUNT
     session_ttl: int = SESSION_TTL
+    # Staged publishing: where staged files wait and where approved ones go (MINTGATE_STAGING_*).
+    staging: StagingSettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -205,6 +211,7 @@ class Settings:
                 "RATE_LIMIT_LOGIN_ACCOUNT", parse_rate, defaults.rate_limit_login_account
             ),
             session_ttl=r.get("SESSION_TTL", parse.bounded_int(300, 7 * 86400), SESSION_TTL),
+            staging=_staging(env),
         )
         settings = _webauthn_checked(settings)
         if (settings.tls_cert is None) != (settings.tls_key is None):
@@ -223,6 +230,13 @@ class Settings:
                 " must hold"
             )
         return settings
+
+
+def _staging(env: Mapping[str, str]) -> StagingSettings | None:
+    # Imported here: the staging settings reuse the gateway's, whose package imports this one.
+    from service.staging.settings import StagingSettings
+
+    return StagingSettings.from_env(env)
 
 
 def _webauthn_checked(settings: Settings) -> Settings:

@@ -47,6 +47,10 @@ MESSAGES = {
         "The project's 'trusted publishing only' switch was changed",
     ),
     "token-revoked": ("API token revoked", "An API token was revoked"),
+    "role-changed": ("Your role changed", "An owner changed your role"),
+    "role-removed": ("Your role was removed", "An owner removed you"),
+    "role-left": ("You left", "Your account gave up its role"),
+    "member-left": ("A collaborator left", "A collaborator gave up their role"),
 }
 
 

@@ -38,12 +38,14 @@ class Action(StrEnum):
     CREATE_PROJECT = "create-project"
     CREATE_ORGANIZATION = "create-organization"
     ACCEPT_INVITATION = "accept-invitation"
-    MANAGE_ROLES = "manage-roles"  # invite, change or remove a collaborator
+    MANAGE_ROLES = "manage-roles"  # invite a collaborator
+    CHANGE_ROLES = "change-roles"  # change a collaborator's role, or remove them
     MANAGE_PUBLISHERS = "manage-publishers"
     MANAGE_TOKENS = "manage-tokens"
     UPLOAD = "upload"
     VIEW_PROJECTS = "view-projects"
     DECLINE_INVITATION = "decline-invitation"
+    LEAVE = "leave"  # give up one's own role in a project or organisation
 
 
 GATED: Final = frozenset(
@@ -52,15 +54,18 @@ GATED: Final = frozenset(
         Action.CREATE_ORGANIZATION,
         Action.ACCEPT_INVITATION,
         Action.MANAGE_ROLES,
+        Action.CHANGE_ROLES,
         Action.MANAGE_PUBLISHERS,
         Action.MANAGE_TOKENS,
         Action.UPLOAD,
     }
 )
-OPEN: Final = frozenset({Action.ENROL, Action.DECLINE_INVITATION})
-# Changing what can publish, or removing a way in: a stolen session alone
-# must not be enough, so these need a second factor proven just now.
-SENSITIVE: Final = frozenset({Action.MANAGE_PUBLISHERS, Action.MANAGE_TOKENS})
+# Shedding a role is open too (a user held at enrolment may still walk away);
+# roles.py asks a user who has 2FA for a fresh proof before they leave.
+OPEN: Final = frozenset({Action.ENROL, Action.DECLINE_INVITATION, Action.LEAVE})
+# Changing what can publish, who can, or removing a way in: a stolen session
+# alone must not be enough, so these need a second factor proven just now.
+SENSITIVE: Final = frozenset({Action.MANAGE_PUBLISHERS, Action.MANAGE_TOKENS, Action.CHANGE_ROLES})
 
 
 def held_at_enrolment(

@@ -14,6 +14,7 @@ from service.accounts.core import Context, Deps, acting_user, audit
 from service.accounts.policy import Action, gate
 from service.publishers.base import Refusal
 from service.store.base import (
+    Membership,
     NameTaken,
     OrganizationRecord,
     ProjectRecord,
@@ -151,15 +152,23 @@ class Unprotected:
     members: tuple[tuple[str, str], ...]  # (username, role)
 
 
+def _lacking(members: list[Membership]) -> tuple[tuple[str, str], ...]:
+    return tuple((m.username, m.role) for m in members if not m.two_factor_enabled)
+
+
 async def without_two_factor(deps: Deps) -> list[Unprotected]:
-    """`mintgate report no-2fa`: every project with maintainers still lacking 2FA."""
+    """`mintgate report no-2fa`: every project, then every organisation, with owners,
+    maintainers or members still lacking 2FA."""
     report: list[Unprotected] = []
     async with deps.store.transaction() as tx:
         for project in await tx.projects():
-            members = await tx.project_members(project.id)
-            lacking = tuple((m.username, m.role) for m in members if not m.two_factor_enabled)
+            lacking = _lacking(await tx.project_members(project.id))
             if lacking:
                 report.append(
                     Unprotected("project", project.name, project.two_factor_required, lacking)
                 )
+        for org in await tx.organizations():
+            lacking = _lacking(await tx.organization_members(org.id))
+            if lacking:
+                report.append(Unprotected("organization", org.name, False, lacking))
     return report

@@ -20,6 +20,7 @@ from typing import Final
 
 from service.accounts.accounts import INVALID_CREDENTIALS, Accounts
 from service.accounts.core import NOT_SIGNED_IN, Context, Deps, audit
+from service.accounts.housekeeping import Sweeper
 from service.accounts.notify import Notice
 from service.accounts.policy import RECENT_TWO_FACTOR_REQUIRED, RECENT_WINDOW
 from service.publishers.base import Refusal
@@ -67,6 +68,8 @@ class Sessions:
     def __init__(self, deps: Deps, ttl: timedelta) -> None:
         self.deps = deps
         self.ttl = ttl
+        # Housekeeping rides on logins, at most every few minutes: no timer to run.
+        self.sweeper = Sweeper(deps)
 
     async def login(
         self, accounts: Accounts, username: str, password: str, ctx: Context
@@ -86,9 +89,8 @@ class Sessions:
         now = self.deps.now()
         pending = user.two_factor_enabled_at is not None
         session_id = new_session_id()
+        await self.sweeper.maybe()
         async with self.deps.store.transaction() as tx:
-            # Housekeeping rides on logins: no timer, and the table stays small.
-            await tx.delete_expired_sessions(now)
             session = await tx.add_session(
                 hash_session_id(session_id),
                 user.id,

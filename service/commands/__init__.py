@@ -14,9 +14,11 @@ from service.commands import (
     exchange,
     gateway,
     keygen,
+    project,
     publishers,
     report,
     serve,
+    staged,
     token,
     user,
 )
@@ -31,6 +33,8 @@ COMMANDS: tuple[ModuleType, ...] = (
     db,
     user,
     report,
+    project,
     audit,
     publishers,
+    staged,
 )

@@ -1,4 +1,5 @@
-"""mintgate db upgrade: migrate the database named by MINTGATE_DATABASE_URL to the latest schema."""
+"""mintgate db upgrade | current | sweep: migrate the database named by MINTGATE_DATABASE_URL
+to the latest schema, say where it is, remove expired rows."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import argparse
 import asyncio
 import sys
 
-from service.commands.common import load_settings
+from service.accounts.core import Context, deps_for
+from service.accounts.housekeeping import sweep
+from service.commands.common import connect, load_settings
+from service.commands.user import operator
+from service.settings import Settings
 from service.store import migrate
 from service.store.engine import create_engine, display_url
 
 NAME = "db"
-HELP = "database maintenance: `db upgrade` runs the migrations"
+HELP = "database maintenance: `db upgrade` runs the migrations, `db sweep` removes expired rows"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -19,13 +24,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
     upgrade = actions.add_parser("upgrade", help="migrate to the latest (or a given) revision")
     upgrade.add_argument("revision", nargs="?", default="head")
     actions.add_parser("current", help="print the revision the database is at")
+    actions.add_parser(
+        "sweep",
+        help="delete expired sessions, WebAuthn challenges, pending publishers and long-expired"
+        " invitations (also done on logins, every few minutes)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings is None:
         return 2
+    if args.db_action == "sweep":
+        return asyncio.run(_sweep(settings))
     return asyncio.run(_run(args, settings.database_url))
+
+
+async def _sweep(settings: Settings) -> int:
+    store = await connect(settings)
+    if store is None:
+        return 2
+    try:
+        deps = deps_for(store, None, settings.smtp_from, settings.two_factor_required_from)
+        swept = await sweep(deps, Context(actor=operator()))
+    finally:
+        await store.close()
+    print(
+        f"mintgate: swept {swept.sessions} sessions, {swept.challenges} WebAuthn challenges,"
+        f" {swept.invitations} invitations, {swept.pending_publishers} pending publishers"
+    )
+    return 0
 
 
 async def _run(args: argparse.Namespace, url: str) -> int:

@@ -1,4 +1,5 @@
-"""mintgate report no-2fa: the maintainers still without two-factor authentication, per project."""
+"""mintgate report no-2fa: who still has no two-factor authentication, per project and per
+organization."""
 
 from __future__ import annotations
 
@@ -11,12 +12,19 @@ from service.commands.common import connect, load_settings
 from service.settings import Settings
 
 NAME = "report"
-HELP = "operator reports: `report no-2fa` lists maintainers without two-factor authentication"
+HELP = (
+    "operator reports: `report no-2fa` lists project maintainers and organization members"
+    " without two-factor authentication"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     reports = parser.add_subparsers(dest="report", required=True)
-    reports.add_parser("no-2fa", help="maintainers without two-factor authentication, per project")
+    reports.add_parser(
+        "no-2fa",
+        help="owners, maintainers and members without two-factor authentication, per project"
+        " and per organization",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -36,7 +44,7 @@ async def no_two_factor(settings: Settings) -> int:
     finally:
         await store.close()
     if not report:
-        print("every project maintainer has two-factor authentication")
+        print("every project maintainer and organization member has two-factor authentication")
         return 0
     for entry in report:
         flag = " [2FA required]" if entry.two_factor_required else ""

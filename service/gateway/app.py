@@ -2,9 +2,11 @@
 
 The order of an upload: credentials present (else 401, body unread) -> body read
 under the cap (413) and the form checked (400) -> token verified for the form's
-project (403, or 503 when keys or revocation cannot be known) -> forwarded with
-the gateway's own credentials -> the registry's status relayed. Nothing is sent
-to the registry unless every gate held.
+project (403, or 503 when keys or revocation cannot be known) -> for a minted
+token, staged instead when the project asks for it (service/staging: written to
+the staging area, recorded, 200 naming where to approve; 503 when the database
+cannot say) -> forwarded with the gateway's own credentials -> the registry's
+status relayed. Nothing is sent to the registry unless every gate held.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import importlib.util
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -23,24 +27,28 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 import jwks_cache
+from service.accounts.notify import Notifier, notifier_for
 from service.accounts.tokens import TokenState
 from service.apitokens.keys import public_key
 from service.apitokens.verify import ApiTokenVerifier
 from service.gateway.auth import MISSING, Authorizer, basic_credentials, credential_id
-from service.gateway.errors import Denied, respond
-from service.gateway.forward import Backend, forward
+from service.gateway.errors import Denied, respond, unavailable
+from service.gateway.forward import Backend, forward, outgoing
 from service.gateway.policy import OpenPolicy, ProjectPolicy
 from service.gateway.settings import GatewaySettings
-from service.gateway.upload import read_upload
+from service.gateway.upload import Upload, read_upload
 from service.observability.clientip import ClientAddress
 from service.observability.metrics import Metrics, metrics_route
 from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
 from service.observability.stores import CountedRevocations
+from service.publishers.base import Refusal
 from service.revocation import RedisRevocationStore, RevocationStore
 from service.settings import SettingsError
-from service.store import Store, open_store
+from service.staging.area import FileStagingArea
+from service.staging.intake import Intake, Uploader
+from service.store import Store, StoreError, open_store
 from service.store.lazy import LazyStore
-from service.verifier import registry_verifier
+from service.verifier import VerifiedToken, registry_verifier
 from service.wiring import redis_client
 
 log = logging.getLogger(__name__)
@@ -55,6 +63,7 @@ def create_gateway(
     clock: Callable[[], float] = time.time,
     metrics_token: str | None = None,
     store: Store | None = None,
+    notifier: Notifier | None = None,
 ) -> Starlette:
     """`client` fetches mintgate's JWKS and talks to the registry (tests pass a mocked one).
 
@@ -81,13 +90,22 @@ def create_gateway(
     if isinstance(verifier.keys, jwks_cache.JWKSCache):
         metrics.watch_jwks(verifier.keys.stats)
     owned: Store | None = None  # opened here, so closed here; a given store is the caller's
-    api, state = None, None
-    if settings.database_url is not None and settings.api_token_public_key is not None:
-        # Opened on first API-token upload: minted tokens keep working with the database down.
+    api, state, intake = None, None, None
+    if settings.database_url is not None and store is None:
+        # Opened on first use: without staging, minted tokens keep working with it down.
         url = settings.database_url
-        if store is None:
-            store = owned = LazyStore(lambda: open_store(url))
+        store = owned = LazyStore(lambda: open_store(url))
+    if store is not None:
         state = TokenState(store, clock)
+    if store is not None and settings.staging_dir is not None:
+        intake = Intake(
+            store,
+            FileStagingArea(settings.staging_dir),
+            clock=clock,
+            ttl=timedelta(seconds=settings.staging_ttl),
+            notifier=notifier or notifier_for(settings.smtp_url, settings.smtp_from),
+        )
+    if state is not None and settings.api_token_public_key is not None:
         api = ApiTokenVerifier(
             public_key(settings.api_token_public_key),
             tokens=state,
@@ -122,6 +140,10 @@ def create_gateway(
             )
             if isinstance(verified, Denied):
                 return _refused(verified, project=received.project)
+            if intake is not None and isinstance(verified, VerifiedToken):
+                staged = await _stage(intake, received, verified, settings.mintgate_url)
+                if staged is not None:
+                    return staged
             relayed = await forward(http, backend, received)
         finally:
             await received.close()
@@ -162,6 +184,46 @@ def create_gateway(
         clients=ClientAddress(),
     )
     return Starlette(routes=routes, middleware=[observability], lifespan=lifespan)
+
+
+async def _stage(
+    intake: Intake, received: Upload, verified: VerifiedToken, mintgate_url: str
+) -> Response | None:
+    """The answer when the project stages this upload; None to forward it as usual."""
+    uploader = Uploader.from_claims(verified.claims)
+    try:
+        project_id = await intake.staged_project(received.project, received.version, uploader)
+        if project_id is None:
+            return None
+        staged = await intake.stage(
+            project_id,
+            received.project,
+            received.version,
+            received.filename,
+            received.fields,
+            outgoing(received).chunks(),
+            uploader,
+        )
+    except (StoreError, SQLAlchemyError, OSError) as exc:
+        # Fail closed: publishing unreviewed what a project asked to review is the one
+        # outcome worse than a retry.
+        log.warning("staging unavailable for %s: %s", received.project, type(exc).__name__)
+        return respond(unavailable("cannot check or record staged publishing now; try again"))
+    if isinstance(staged, Refusal):
+        return _refused(Denied(400, staged.description), project=received.project)
+    release, file = staged.release, staged.file
+    log.info(
+        "upload staged: project=%s version=%s file=%s sha256=%s release=%d jti=%s",
+        received.project, received.version, file.filename, file.sha256, release.id, uploader.jti,
+    )  # fmt: skip
+    where = mintgate_url.rstrip("/")
+    return PlainTextResponse(
+        f"Staged, not published: {received.project} {received.version} ({file.filename},"
+        f" {file.size} bytes, sha256 {file.sha256}) waits for a maintainer's approval as staged"
+        f" release {release.id}. Review and approve it at {where}/web/staged/{release.id}"
+        f" (API: POST {where}/api/v1/staged/{release.id}/approve, CLI: mintgate staged approve"
+        f" {release.id}); it expires at {release.expires_at.isoformat()}.\n"
+    )
 
 
 def _refused(denied: Denied, *, project: str | None) -> Response:

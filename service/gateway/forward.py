@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -46,14 +46,33 @@ class Relayed:
     text: str
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One file and its form fields, as the registry will receive them."""
+
+    fields: tuple[tuple[str, str], ...]
+    filename: str
+    size: int
+    chunks: Callable[[], AsyncIterator[bytes]]  # the file's bytes, read when sent
+
+
+def outgoing(upload: Upload) -> Outgoing:
+    async def chunks() -> AsyncIterator[bytes]:
+        await upload.content.seek(0)
+        while chunk := await upload.content.read(CHUNK):
+            yield chunk
+
+    return Outgoing(upload.fields, upload.filename, upload.content.size or 0, chunks)
+
+
 class Body:
     """A multipart/form-data body whose length is known before it is streamed."""
 
-    def __init__(self, upload: Upload) -> None:
+    def __init__(self, out: Outgoing) -> None:
         boundary = secrets.token_hex(16)
         self.content_type = f"multipart/form-data; boundary={boundary}"
         parts = []
-        for name, value in upload.fields:
+        for name, value in out.fields:
             # Names were checked against a strict pattern in `upload`, so quoting is safe.
             head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
             parts.append(head.encode() + value.encode("utf-8") + b"\r\n")
@@ -61,24 +80,27 @@ class Body:
             b"".join(parts)
             + (
                 f'--{boundary}\r\nContent-Disposition: form-data; name="content";'
-                f' filename="{upload.filename}"\r\n'
+                f' filename="{out.filename}"\r\n'
                 "Content-Type: application/octet-stream\r\n\r\n"
             ).encode()
         )
         self.tail = f"\r\n--{boundary}--\r\n".encode()
-        self.content = upload.content
-        self.length = len(self.head) + (upload.content.size or 0) + len(self.tail)
+        self.chunks = out.chunks
+        self.length = len(self.head) + out.size + len(self.tail)
 
     async def stream(self) -> AsyncIterator[bytes]:
         yield self.head
-        await self.content.seek(0)
-        while chunk := await self.content.read(CHUNK):
+        async for chunk in self.chunks():
             yield chunk
         yield self.tail
 
 
 async def forward(client: httpx.AsyncClient, backend: Backend, upload: Upload) -> Relayed | Denied:
-    body = Body(upload)
+    return await send(client, backend, outgoing(upload))
+
+
+async def send(client: httpx.AsyncClient, backend: Backend, out: Outgoing) -> Relayed | Denied:
+    body = Body(out)
     headers = {"Content-Type": body.content_type, "Content-Length": str(body.length)}
     try:
         async with client.stream(
@@ -92,7 +114,7 @@ async def forward(client: httpx.AsyncClient, backend: Backend, upload: Upload) -
         ) as response:
             text = await _bounded_text(response)
     except httpx.TimeoutException:
-        log.warning("registry timed out on upload of %s", upload.filename)
+        log.warning("registry timed out on upload of %s", out.filename)
         return Denied(504, "the registry behind this gateway did not answer in time")
     except httpx.TransportError as exc:
         log.warning("registry unreachable: %s", type(exc).__name__)

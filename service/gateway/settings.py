@@ -14,6 +14,7 @@ from pathlib import Path
 from service import envparse as parse
 from service.apitokens.keys import KeyConfigError, public_key
 from service.envparse import EnvReader, SettingsError
+from service.settings import smtp_url
 
 MiB = 1024 * 1024
 PREFIX = "GATEWAY_"
@@ -38,23 +39,30 @@ class GatewaySettings:
     # its state at every upload; without one the gateway stays offline and minted-only.
     database_url: str | None = field(default=None, repr=False)
     api_token_public_key: str | None = None  # ed25519/<hex>: mintgate's API token root key
+    # Staged publishing: where staged files are written (shared with `mintgate serve`,
+    # MINTGATE_STAGING_DIR); projects that ask for it get their minted-token uploads staged.
+    staging_dir: Path | None = None
+    staging_ttl: int = 7 * 86400
+    # Maintainers are told of staged uploads; unset: logged. Its password stays out of reprs.
+    smtp_url: str | None = field(default=None, repr=False)
+    smtp_from: str = "mintgate@localhost"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> GatewaySettings:
         env = os.environ if env is None else env
         r = EnvReader(env)
-        backend_url = _required(r, "BACKEND_URL", _backend_url)
+        backend = _required(r, "BACKEND_URL", backend_url)
         mintgate_url = _required(r, "MINTGATE_URL", parse.http_url)
         username = r.get(f"{PREFIX}BACKEND_USERNAME", str, None)
-        password = _password(r)
+        password = backend_password(r, PREFIX)
         if (username is None) != (password is None):
             raise SettingsError(
                 f"MINTGATE_{PREFIX}BACKEND_USERNAME and MINTGATE_{PREFIX}BACKEND_PASSWORD"
                 " (or _PASSWORD_FILE) must be set together"
             )
-        defaults = cls(backend_url=backend_url, mintgate_url=mintgate_url)
+        defaults = cls(backend_url=backend, mintgate_url=mintgate_url)
         return cls(
-            backend_url=backend_url,
+            backend_url=backend,
             mintgate_url=mintgate_url,
             backend_username=username,
             backend_password=password,
@@ -71,13 +79,21 @@ class GatewaySettings:
             redis_url=r.get(f"{PREFIX}REDIS_URL", parse.redis_url, None),
             database_url=r.get(f"{PREFIX}DATABASE_URL", parse.database_url, None),
             api_token_public_key=r.get(f"{PREFIX}API_TOKEN_PUBLIC_KEY", _public_key, None),
+            staging_dir=r.get(f"{PREFIX}STAGING_DIR", Path, None),
+            staging_ttl=r.get(
+                f"{PREFIX}STAGING_TTL", parse.bounded_int(3600, 90 * 86400), defaults.staging_ttl
+            ),
+            smtp_url=r.get(f"{PREFIX}SMTP_URL", smtp_url, None),
+            smtp_from=r.get(f"{PREFIX}SMTP_FROM", parse.nonempty, defaults.smtp_from),
         ).checked()
 
     def checked(self) -> GatewaySettings:
-        if (self.database_url is None) != (self.api_token_public_key is None):
+        uses_database = self.api_token_public_key is not None or self.staging_dir is not None
+        if (self.database_url is None) == uses_database:
             raise SettingsError(
-                f"MINTGATE_{PREFIX}DATABASE_URL and MINTGATE_{PREFIX}API_TOKEN_PUBLIC_KEY must be"
-                " set together: API tokens are verified with the key, then against the database"
+                f"MINTGATE_{PREFIX}DATABASE_URL goes with MINTGATE_{PREFIX}API_TOKEN_PUBLIC_KEY"
+                f" or MINTGATE_{PREFIX}STAGING_DIR (or both): API tokens are verified with the"
+                " key, then against the database; staged releases are recorded in it"
             )
         return self
 
@@ -97,23 +113,23 @@ def _required(r: EnvReader, name: str, parser: Callable[[str], str]) -> str:
     return value
 
 
-def _backend_url(raw: str) -> str:
+def backend_url(raw: str) -> str:
     # Unlike mintgate's own URL a trailing slash is allowed: "/legacy/" is the usual upload path.
     scheme, sep, rest = raw.partition("://")
     if "@" in rest.split("/")[0]:
         # Credentials in a URL end up in logs and tracebacks (and in this message): not here.
-        raise ValueError("put credentials in MINTGATE_GATEWAY_BACKEND_USERNAME/_PASSWORD")
+        raise ValueError("put credentials in the BACKEND_USERNAME/_PASSWORD variables")
     if scheme not in ("http", "https") or not sep or not rest:
         raise ValueError(f"expected an http(s) URL, got {raw!r}")
     return raw
 
 
-def _password(r: EnvReader) -> str | None:
-    inline = r.get(f"{PREFIX}BACKEND_PASSWORD", str, None)
-    path = r.get(f"{PREFIX}BACKEND_PASSWORD_FILE", Path, None)
+def backend_password(r: EnvReader, prefix: str) -> str | None:
+    inline = r.get(f"{prefix}BACKEND_PASSWORD", str, None)
+    path = r.get(f"{prefix}BACKEND_PASSWORD_FILE", Path, None)
     if inline is not None and path is not None:
         raise SettingsError(
-            f"MINTGATE_{PREFIX}BACKEND_PASSWORD and MINTGATE_{PREFIX}BACKEND_PASSWORD_FILE"
+            f"MINTGATE_{prefix}BACKEND_PASSWORD and MINTGATE_{prefix}BACKEND_PASSWORD_FILE"
             " are exclusive"
         )
     if path is None:
@@ -123,8 +139,8 @@ def _password(r: EnvReader) -> str | None:
         secret = path.read_text().removesuffix("\n")
     except (OSError, UnicodeDecodeError) as exc:
         raise SettingsError(
-            f"MINTGATE_{PREFIX}BACKEND_PASSWORD_FILE: cannot read {path} ({type(exc).__name__})"
+            f"MINTGATE_{prefix}BACKEND_PASSWORD_FILE: cannot read {path} ({type(exc).__name__})"
         ) from None
     if not secret:
-        raise SettingsError(f"MINTGATE_{PREFIX}BACKEND_PASSWORD_FILE: {path} is empty")
+        raise SettingsError(f"MINTGATE_{prefix}BACKEND_PASSWORD_FILE: {path} is empty")
     return secret

@@ -27,10 +27,12 @@ from service.store.records import (
     ProjectRecord,
     SecurityKeyRecord,
     SessionRecord,
+    Swept,
     TotpRecord,
     UserRecord,
 )
 from service.store.steps_publishing import ApiTokenSteps, PendingPublisherSteps, PublisherSteps
+from service.store.steps_staging import StagingSteps
 
 __all__ = [
     "AuditEvent",
@@ -44,6 +46,7 @@ __all__ = [
     "SessionRecord",
     "Store",
     "StoreError",
+    "Swept",
     "TotpRecord",
     "Transaction",
     "UserRecord",
@@ -170,6 +173,14 @@ class ProjectSteps(Protocol):
 
     async def project_members(self, project_id: int) -> list[Membership]: ...
 
+    async def lock_project(self, project_id: int) -> None:
+        """Hold the project's row until the transaction ends: role changes run one at a time."""
+
+    async def set_project_role(self, project_id: int, user_id: int, role: str) -> bool:
+        """False when the user has no role in the project."""
+
+    async def delete_project_role(self, project_id: int, user_id: int) -> bool: ...
+
 
 class OrganizationSteps(Protocol):
     async def add_organization(
@@ -183,6 +194,16 @@ class OrganizationSteps(Protocol):
     ) -> None: ...
 
     async def organization_members(self, organization_id: int) -> list[Membership]: ...
+
+    async def organizations(self) -> list[OrganizationRecord]: ...
+
+    async def lock_organization(self, organization_id: int) -> None:
+        """Hold the organisation's row until the transaction ends (as lock_project)."""
+
+    async def set_organization_role(self, organization_id: int, user_id: int, role: str) -> bool:
+        """False when the user is not in the organisation."""
+
+    async def delete_organization_role(self, organization_id: int, user_id: int) -> bool: ...
 
     async def exposure(self, user_id: int) -> Exposure:
         """The projects and organisations this user belongs to."""
@@ -208,6 +229,11 @@ class InvitationSteps(Protocol):
 
     async def delete_invitation(self, invitation_id: int) -> bool:
         """True for exactly one of concurrent accept/decline calls."""
+
+    async def delete_invitations_from(
+        self, inviter_user_id: int, *, project_id: int | None, organization_id: int | None
+    ) -> int:
+        """Void what this inviter sent to one place (they lost the right to send it)."""
 
 
 class AuditSteps(Protocol):
@@ -252,6 +278,12 @@ class SessionSteps(Protocol):
     async def delete_expired_sessions(self, now: datetime) -> int: ...
 
 
+class HousekeepingSteps(Protocol):
+    async def delete_expired(self, now: datetime, *, invitations_before: datetime) -> Swept:
+        """Remove expired sessions, WebAuthn challenges and pending publishers, and
+        invitations that expired before `invitations_before`."""
+
+
 class Transaction(
     UserSteps,
     TotpSteps,
@@ -265,6 +297,8 @@ class Transaction(
     PublisherSteps,
     PendingPublisherSteps,
     ApiTokenSteps,
+    HousekeepingSteps,
+    StagingSteps,
     Protocol,
 ):
     """The steps of one change. Nothing is visible to others until the block ends."""

@@ -113,6 +113,20 @@ class Exposure:
 
 
 @dataclass(frozen=True, slots=True)
+class Swept:
+    """How many expired rows one sweep removed, per table."""
+
+    sessions: int = 0
+    challenges: int = 0
+    invitations: int = 0
+    pending_publishers: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.sessions + self.challenges + self.invitations + self.pending_publishers
+
+
+@dataclass(frozen=True, slots=True)
 class AuditEvent:
     """Who did what to whom, from where. `details` must never hold a secret."""
 

@@ -1,7 +1,7 @@
 """SqlStore: the Store protocol over SQLAlchemy's async engine (SQLite or PostgreSQL).
 
 SqlTransaction is assembled from one step group per domain (sql_users,
-sql_keys, sql_access, sql_audit, sql_sessions, sql_publishers, sql_tokens),
+sql_keys, sql_access, sql_audit, sql_sessions, sql_publishers, sql_tokens, sql_sweep),
 all sharing the transaction's session.
 """
 
@@ -22,6 +22,8 @@ from service.store.sql_audit import AuditSql
 from service.store.sql_keys import SecurityKeySql
 from service.store.sql_publishers import PendingPublisherSql, PublisherSql
 from service.store.sql_sessions import SessionSql
+from service.store.sql_staging import StagingSql
+from service.store.sql_sweep import HousekeepingSql
 from service.store.sql_tokens import ApiTokenSql
 from service.store.sql_users import RecoverySql, TotpSql, UserSql
 
@@ -41,6 +43,8 @@ class SqlTransaction(
     PublisherSql,
     PendingPublisherSql,
     ApiTokenSql,
+    HousekeepingSql,
+    StagingSql,
 ):
     """Every step of one change, over one session inside one database transaction."""
 

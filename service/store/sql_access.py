@@ -88,6 +88,31 @@ class ProjectSql(Steps):
         )
         return [Membership(uid, name, role, at is not None) for uid, name, role, at in rows]
 
+    async def lock_project(self, project_id: int) -> None:
+        # Two owners demoting each other at once must not both read "another owner
+        # remains": on PostgreSQL the second waits here until the first commits.
+        # (SQLite's BEGIN IMMEDIATE already runs writers one at a time.)
+        await self.session.execute(
+            select(Project.id).where(Project.id == project_id).with_for_update()
+        )
+
+    async def set_project_role(self, project_id: int, user_id: int, role: str) -> bool:
+        result = await self.session.execute(
+            update(ProjectRole)
+            .where(ProjectRole.project_id == project_id, ProjectRole.user_id == user_id)
+            .values(role=role)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
+
+    async def delete_project_role(self, project_id: int, user_id: int) -> bool:
+        result = await self.session.execute(
+            delete(ProjectRole)
+            .where(ProjectRole.project_id == project_id, ProjectRole.user_id == user_id)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
+
 
 class OrganizationSql(Steps):
     async def add_organization(
@@ -121,6 +146,40 @@ class OrganizationSql(Steps):
             .order_by(User.username)
         )
         return [Membership(uid, name, role, at is not None) for uid, name, role, at in rows]
+
+    async def organizations(self) -> list[OrganizationRecord]:
+        rows = await self.session.scalars(
+            select(Organization).order_by(Organization.normalized_name)
+        )
+        return [_organization(r) for r in rows]
+
+    async def lock_organization(self, organization_id: int) -> None:
+        await self.session.execute(
+            select(Organization.id).where(Organization.id == organization_id).with_for_update()
+        )
+
+    async def set_organization_role(self, organization_id: int, user_id: int, role: str) -> bool:
+        result = await self.session.execute(
+            update(OrganizationMember)
+            .where(
+                OrganizationMember.organization_id == organization_id,
+                OrganizationMember.user_id == user_id,
+            )
+            .values(role=role)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
+
+    async def delete_organization_role(self, organization_id: int, user_id: int) -> bool:
+        result = await self.session.execute(
+            delete(OrganizationMember)
+            .where(
+                OrganizationMember.organization_id == organization_id,
+                OrganizationMember.user_id == user_id,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
 
     async def exposure(self, user_id: int) -> Exposure:
         projects = (
@@ -200,6 +259,21 @@ class InvitationSql(Steps):
             .execution_options(synchronize_session=False)
         )
         return rowcount(result) == 1
+
+    async def delete_invitations_from(
+        self, inviter_user_id: int, *, project_id: int | None, organization_id: int | None
+    ) -> int:
+        place = (
+            Invitation.project_id == project_id
+            if project_id is not None
+            else Invitation.organization_id == organization_id
+        )
+        result = await self.session.execute(
+            delete(Invitation)
+            .where(place, Invitation.inviter_user_id == inviter_user_id)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result)
 
     async def _record(self, row: Invitation) -> InvitationRecord:
         project = organization = None

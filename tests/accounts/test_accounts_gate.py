@@ -29,6 +29,7 @@ GATED = {
     Action.CREATE_ORGANIZATION,
     Action.ACCEPT_INVITATION,
     Action.MANAGE_ROLES,
+    Action.CHANGE_ROLES,
     Action.MANAGE_PUBLISHERS,
     Action.MANAGE_TOKENS,
     Action.UPLOAD,

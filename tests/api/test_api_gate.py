@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_helpers import Api, codes
+from api_helpers import Api, bearer, codes
 
 pytestmark = pytest.mark.anyio
 
@@ -20,6 +20,12 @@ ROUTES = {
     "audit": ("GET", "/audit", None),
     "enrol-totp": ("POST", "/me/two-factor/totp", None),
     "recovery-codes": ("POST", "/me/recovery-codes", None),
+    "list-roles": ("GET", "/projects/nope/roles", None),
+    "change-role": ("PUT", "/projects/nope/roles/bob", {"role": "owner"}),
+    "remove-role": ("DELETE", "/projects/nope/roles/bob", None),
+    "leave": ("DELETE", "/organizations/nope/roles/alice", None),
+    "create-token": ("POST", "/tokens", {"name": "ci"}),
+    "list-publishers": ("GET", "/projects/nope/publishers", None),
 }
 
 PENDING = (403, "two-factor-pending")
@@ -41,6 +47,12 @@ TABLE: dict[str, dict[str, tuple[int, str | None]]] = {
         "audit": (200, None),
         "enrol-totp": (200, None),
         "recovery-codes": NO_2FA,
+        "list-roles": (404, "no-such-project-or-organization"),
+        "change-role": NO_2FA,
+        "remove-role": NO_2FA,
+        "leave": (404, "no-such-project-or-organization"),  # shedding a role needs no 2FA
+        "create-token": NO_2FA,
+        "list-publishers": NO_2FA,
     },
     "2fa": {
         "create-project": (201, None),
@@ -53,6 +65,12 @@ TABLE: dict[str, dict[str, tuple[int, str | None]]] = {
         "audit": (200, None),
         "enrol-totp": (409, "totp-already-confirmed"),
         "recovery-codes": (200, None),
+        "list-roles": (404, "no-such-project-or-organization"),
+        "change-role": (404, "no-such-project-or-organization"),
+        "remove-role": (404, "no-such-project-or-organization"),
+        "leave": (404, "no-such-project-or-organization"),
+        "create-token": (201, None),
+        "list-publishers": (404, "no-such-project"),
     },
 }
 
@@ -73,8 +91,11 @@ async def test_the_gate(api: Api, state: str) -> None:
     for name, (method, path, body) in ROUTES.items():
         if method == "GET":
             response = await api.get(path, session)
-        else:
+        elif method == "POST":
             response = await api.post(path, session, body or {})
+        else:
+            headers = bearer(session) if session else {}
+            response = await api.http.request(method, f"/api/v1{path}", json=body, headers=headers)
         code = codes(response)[0] if response.status_code >= 400 else None
         seen[name] = (response.status_code, code)
     assert seen == TABLE[state]

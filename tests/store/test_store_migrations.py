@@ -34,6 +34,10 @@ TABLES = {
     "trusted_publishers",
     "pending_publishers",
     "api_tokens",
+    "staging_policies",
+    "staged_releases",
+    "staged_files",
+    "staging_challenges",
     "alembic_version",
 }
 

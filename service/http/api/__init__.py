@@ -18,7 +18,9 @@ from service.http.api import (
     openapi,
     projects,
     publishing,
+    roles,
     session,
+    staging,
     tokens,
     two_factor,
 )
@@ -32,8 +34,10 @@ ENDPOINTS: list[Endpoint] = [
     *confirm.ENDPOINTS,
     *two_factor.ENDPOINTS,
     *projects.ENDPOINTS,
+    *roles.ENDPOINTS,
     *publishing.ENDPOINTS,
     *tokens.ENDPOINTS,
+    *staging.ENDPOINTS,
     *audit.ENDPOINTS,
     openapi.ENDPOINT,
 ]

@@ -32,6 +32,8 @@ _BY_STATUS: Final[dict[int, tuple[str, ...]]] = {
         "two-factor-required",
         "recent-two-factor-required",
         "two-factor-pending",
+        "approval-confirmation-required",
+        "approval-confirmation-stale",
         "not-an-owner",
         "not-a-maintainer",
         "not-a-member",
@@ -47,6 +49,8 @@ _BY_STATUS: Final[dict[int, tuple[str, ...]]] = {
         "no-such-publisher",
         "no-such-pending-publisher",
         "no-such-token",
+        "no-such-staged-release",
+        "no-such-role",
     ),
     409: (
         "username-taken",
@@ -60,12 +64,18 @@ _BY_STATUS: Final[dict[int, tuple[str, ...]]] = {
         "security-key-exists",
         "last-two-factor-method",
         "publisher-exists",
+        "staged-release-decided",
+        "staged-release-expired",
+        "staged-release-changed",
+        "staged-files-changed",
+        "last-owner",
     ),
     405: ("method-not-allowed",),
     413: (PAYLOAD_TOO_LARGE,),
     415: (UNSUPPORTED_MEDIA_TYPE,),
     429: ("rate-limited",),
-    503: (SERVICE_UNAVAILABLE,),
+    502: ("forward-failed",),
+    503: (SERVICE_UNAVAILABLE, "staging-not-configured"),
 }
 STATUS: Final = {code: status for status, codes in _BY_STATUS.items() for code in codes}
 MESSAGES: Final = {
@@ -78,6 +88,7 @@ MESSAGES: Final = {
     413: "Payload too large",
     415: "Unsupported media type",
     429: "Too many requests",
+    502: "Bad gateway",
     503: "Service unavailable",
 }
 # Everything else the account layer refuses is about the input: a malformed

@@ -13,7 +13,13 @@ from starlette.responses import Response
 from service.accounts import pending, publishing
 from service.http.api import views
 from service.http.api.errors import invalid, reply
-from service.http.api.request import authenticate, context, json_body, path_id
+from service.http.api.request import (
+    authenticate,
+    authenticate_recent,
+    context,
+    json_body,
+    path_id,
+)
 from service.http.api.spec import BOOLEAN, Endpoint, Schema, array, obj, string
 from service.http.api.state import api_state
 from service.publishers.base import Refusal
@@ -25,7 +31,7 @@ def _project(request: Request) -> str:
 
 
 async def list_publishers(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
+    auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
     found = await publishing.list_publishers(
@@ -37,7 +43,7 @@ async def list_publishers(request: Request) -> Response | Refusal:
 
 
 async def add_publisher(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
+    auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
     table = await json_body(request)
@@ -53,7 +59,7 @@ async def add_publisher(request: Request) -> Response | Refusal:
 
 
 async def remove_publisher(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
+    auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
     project = _project(request)
@@ -72,7 +78,7 @@ async def remove_publisher(request: Request) -> Response | Refusal:
 
 
 async def trusted_publishing_only(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
+    auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
     body = await json_body(request)
@@ -101,7 +107,7 @@ async def list_pending(request: Request) -> Response | Refusal:
 
 
 async def add_pending(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
+    auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
     body = await json_body(request)

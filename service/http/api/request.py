@@ -142,3 +142,16 @@ async def authenticate(request: Request, *, pending_ok: bool = False) -> Authent
     if auth.session.pending and not pending_ok:
         return pending_refusal()
     return auth
+
+
+async def authenticate_recent(request: Request) -> Authenticated | Refusal:
+    """The session, for a sensitive action: its own second-factor proof must be recent.
+
+    Judged per session, on top of the account layer's user-level check: a proof
+    made in one browser does not vouch for a stolen cookie used in another.
+    """
+    auth = await authenticate(request)
+    if isinstance(auth, Refusal):
+        return auth
+    stale = api_state(request).sessions.require_recent(auth)
+    return auth if stale is None else stale

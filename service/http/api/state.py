@@ -23,6 +23,7 @@ from service.observability.clientip import ClientAddress, limit_key
 from service.publishers.base import Refusal
 from service.ratelimit import Limit, RateLimiter
 from service.settings import Settings
+from service.staging.approve import Approvals
 from service.store.base import Store
 
 
@@ -59,6 +60,8 @@ class ApiState:
     secure_cookie: bool
     issuers: Issuers  # publisher tables are checked against them, as the TOML loader does
     root_key: RootKey  # signs the API tokens users create
+    # Staged publishing (approve, reject; MINTGATE_STAGING_*): app.py sets it after build_state.
+    staging: Approvals | None = None
 
     @property
     def deps(self) -> Deps:

@@ -11,7 +11,14 @@ from service.accounts import tokens
 from service.apitokens.issue import MAX_LIFETIME
 from service.http.api import views
 from service.http.api.errors import invalid, reply
-from service.http.api.request import Body, authenticate, context, json_body, text
+from service.http.api.request import (
+    Body,
+    authenticate,
+    authenticate_recent,
+    context,
+    json_body,
+    text,
+)
 from service.http.api.spec import STRING, Endpoint, array, obj, string
 from service.http.api.state import api_state
 from service.publishers.base import Refusal
@@ -42,7 +49,7 @@ def _lifetime(body: Body) -> int | Refusal:
 
 
 async def create(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
+    auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
     body = await json_body(request)

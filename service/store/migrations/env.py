@@ -16,6 +16,7 @@ from service.store import (
     models_access,  # noqa: F401  (its tables join Base.metadata)
     models_publishing,  # noqa: F401  (likewise)
     models_sessions,  # noqa: F401  (likewise)
+    models_staging,  # noqa: F401  (likewise)
 )
 from service.store.engine import create_engine
 from service.store.models import Base
