@@ -29,7 +29,7 @@ from service.exchange import Exchange
 from service.issuers import load_issuers
 from service.minting.keys import load_signing_keys
 from service.minting.tokens import Grant, Minter
-from service.oidc.envelope import open_envelope
+from service.oidc.envelope import Envelope, open_envelope
 from service.oidc.verify import verify_token
 from service.replay import MemoryReplayStore, replay_key
 from service.trust.toml import load_trust
@@ -85,8 +85,8 @@ def main() -> int:
     body = json.dumps({"token": token}).encode()
     now = int(time.time())
     envelope = open_envelope(token)
-    assert not hasattr(envelope, "code"), envelope
-    claims = verify_token(token, "RS256", key, issuer, now=now)
+    assert isinstance(envelope, Envelope), envelope
+    claims = verify_token(envelope, key, issuer, now=now)
     assert isinstance(claims, dict), claims
     exchange = Exchange(
         issuers=issuers,
@@ -95,7 +95,7 @@ def main() -> int:
         replay=MemoryReplayStore(max_entries=1000),
         minter=minter,
     )
-    grant = run_coroutine(lambda: exchange._grant(GITHUB, "github", claims, now))()
+    grant = run_coroutine(lambda: exchange._grant(GITHUB, "github", claims, now, []))()
     assert isinstance(grant, Grant), grant
     small = {"iss": "x", "aud": "y", "sub": claims["sub"], "jti": "j" * 24, "iat": 1, "exp": 2}
 
@@ -103,9 +103,9 @@ def main() -> int:
         return jwt.decode(token, key.key, algorithms=["RS256"], audience="mintgate", issuer=GITHUB)
 
     def mintgate_verify() -> object:
-        return verify_token(token, "RS256", key, issuer, now=now)
+        return verify_token(envelope, key, issuer, now=now)
 
-    grant_of = run_coroutine(lambda: exchange._grant(GITHUB, "github", claims, now))
+    grant_of = run_coroutine(lambda: exchange._grant(GITHUB, "github", claims, now, []))
     rows: list[tuple[str, str, Callable[[], object]]] = [
         ("both", "json.loads(body)", lambda: json.loads(body)),
         ("floor", "jwt.decode (key object, aud, iss)", floor_decode),

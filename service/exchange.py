@@ -166,7 +166,7 @@ class Exchange:
             log.warning("keys of %s unavailable: %s", issuer.url, exc)
             return Refusal(SERVICE_UNAVAILABLE, f"keys of {issuer.url} are unavailable; try again")
         now = int(self.clock())
-        claims = verify_token(token, envelope.alg, key, issuer, now=now)
+        claims = verify_token(envelope, key, issuer, now=now)
         if isinstance(claims, Refusal):
             return claims
         used: list[Trusted] = []

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import jwt
 
 import jwks_cache
 from service.exchange import KeySource
 from service.minting.keys import ALGORITHM
 from service.minting.tokens import unwrap
+from service.oidc.jws import Compact, parse
 from service.oidc.verify import check_times, decode
 from service.publishers.base import INVALID_TOKEN, SERVICE_UNAVAILABLE, Refusal
 from service.revocation import RevocationStore, RevocationUnavailable
@@ -86,16 +86,10 @@ class Verifier:
         return await self._unrevoked(verified)
 
     async def _authentic(self, token: str) -> dict[str, Any] | Refusal:
-        body = unwrap(token)
-        if body is None:
-            return Refusal(INVALID_TOKEN, "not a mintgate token (prefix or checksum is wrong)")
-        try:
-            header = jwt.get_unverified_header(body)
-        except jwt.PyJWTError:
-            return Refusal(INVALID_TOKEN, "token header is malformed")
-        kid = header.get("kid")
-        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
-            return Refusal(INVALID_TOKEN, f"expected an {ALGORITHM} token with a kid")
+        opened = open_minted(token)
+        if isinstance(opened, Refusal):
+            return opened
+        compact, kid = opened
         try:
             key = await self.keys.get_key(self.issuer, kid)
         except jwks_cache.KeyNotFound:
@@ -103,7 +97,12 @@ class Verifier:
         except jwks_cache.JWKSError:
             return Refusal(SERVICE_UNAVAILABLE, "mintgate's keys are unavailable; try again")
         claims = decode(
-            body, key, alg=ALGORITHM, audience=self.audience, issuer=self.issuer, required=REQUIRED
+            compact,
+            key,
+            alg=ALGORITHM,
+            audience=self.audience,
+            issuer=self.issuer,
+            required=REQUIRED,
         )
         if isinstance(claims, Refusal):
             return claims
@@ -149,6 +148,20 @@ class Verifier:
             # Fail closed: a token we cannot show is unrevoked is not accepted.
             return Refusal(SERVICE_UNAVAILABLE, "revocation status is unavailable; try again")
         return verified
+
+
+def open_minted(token: str) -> tuple[Compact, str] | Refusal:
+    """The JWS inside a mintgate token and its kid; nothing verified yet."""
+    body = unwrap(token)
+    if body is None:
+        return Refusal(INVALID_TOKEN, "not a mintgate token (prefix or checksum is wrong)")
+    compact = parse(body)
+    if isinstance(compact, Refusal):
+        return compact
+    kid = compact.header.get("kid")
+    if compact.header.get("alg") != ALGORITHM or not isinstance(kid, str) or not kid:
+        return Refusal(INVALID_TOKEN, f"expected an {ALGORITHM} token with a kid")
+    return compact, kid
 
 
 def registry_verifier(

@@ -60,6 +60,11 @@ log = logging.getLogger(__name__)
 
 
 REDIS_MAX_CONNECTIONS = 64
+# How long a request may wait for a free pooled connection. Not a health signal: under a
+# burst the worker's CPU, not Redis, decides when connections come back (1,000 queued mints
+# on one worker take seconds), and a 1 s wait turned such bursts into 503s with Redis
+# healthy (bench/jwks_storm.py). A Redis that is down still fails fast: the socket timeouts.
+REDIS_POOL_WAIT = 10.0
 
 
 def redis_client(url: str) -> aioredis.Redis:
@@ -69,7 +74,7 @@ def redis_client(url: str) -> aioredis.Redis:
     pool = aioredis.BlockingConnectionPool.from_url(
         url,
         max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=1.0,
+        timeout=REDIS_POOL_WAIT,
         socket_timeout=1.0,
         socket_connect_timeout=1.0,
         health_check_interval=30,

@@ -75,6 +75,8 @@ def limit_key(address: str) -> str:
     An IPv6 customer is usually handed a whole /64; counting single addresses
     would give them 2**64 fresh budgets.
     """
+    if ":" not in address:  # IPv4 (or "unknown"): counted as it is, without parsing
+        return address
     parsed = _parse(address)
     if isinstance(parsed, ipaddress.IPv6Address):
         if parsed.ipv4_mapped is not None:

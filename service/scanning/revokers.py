@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-import jwt
 from biscuit_auth import PublicKey
 
 import jwks_cache
@@ -20,11 +19,12 @@ from service.apitokens.authorize import identify
 from service.apitokens.format import PREFIX as API_PREFIX
 from service.exchange import KeySource
 from service.minting.keys import ALGORITHM
-from service.minting.tokens import PREFIX, unwrap
+from service.minting.tokens import PREFIX
 from service.oauth.authority import REVOCATION_MARGIN
 from service.oidc.verify import decode
 from service.publishers.base import Refusal
 from service.revocation import RevocationStore, RevocationUnavailable
+from service.verifier import open_minted
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,16 +94,10 @@ class MintedTokenRevoker:
         return Revoked(self.token_type, jti, subject, expires, recorded)
 
     async def _authentic(self, token: str) -> tuple[str, str, int] | None:
-        body = unwrap(token)
-        if body is None:
+        opened = open_minted(token)
+        if isinstance(opened, Refusal):
             return None
-        try:
-            header = jwt.get_unverified_header(body)
-        except jwt.PyJWTError:
-            return None
-        kid = header.get("kid")
-        if header.get("alg") != ALGORITHM or not isinstance(kid, str):
-            return None
+        compact, kid = opened
         try:
             key = await self._keys.get_key(self._issuer, kid)
         except jwks_cache.KeyNotFound:
@@ -112,7 +106,7 @@ class MintedTokenRevoker:
             # Not knowing our own keys must not turn a real leak into "false_positive".
             raise RevocationUnavailable("the service's own keys are unavailable") from None
         claims = decode(
-            body,
+            compact,
             key,
             alg=ALGORITHM,
             audience=self._audience,

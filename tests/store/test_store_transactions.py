@@ -7,10 +7,13 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta, timezone
 from typing import cast
 
+import asyncpg
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, StatementError
+from store.store_fixtures import PG_URL
 
-from service.store import AuditEvent, SqlStore, UsernameTaken
+from service.store import AuditEvent, SqlStore, Transaction, UsernameTaken
 from service.store.sql import SqlTransaction
 
 pytestmark = pytest.mark.anyio
@@ -96,6 +99,30 @@ async def test_totp_step_is_claimed_only_forwards(store: SqlStore) -> None:
     assert record.last_used_step == 101
 
 
+async def backend_pid(tx: Transaction) -> int:
+    """The PostgreSQL backend serving `tx` (its connection is pinned for the transaction)."""
+    result = await cast(SqlTransaction, tx).session.execute(text("SELECT pg_backend_pid()"))
+    return int(result.scalar_one())
+
+
+async def waiting_on_a_lock(pid: int, blocked: asyncio.Future[bool]) -> None:
+    """Until PostgreSQL itself reports backend `pid` blocked by another's lock.
+
+    Asked on a connection of its own, so the answer does not depend on how the
+    event loop schedules the blocked statement. Bounded: 10 s, then the test fails.
+    """
+    deadline = asyncio.get_running_loop().time() + 10
+    connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
+    try:
+        while not await connection.fetchval("SELECT cardinality(pg_blocking_pids($1)) > 0", pid):
+            assert not blocked.done(), "the second statement finished without waiting"
+            assert asyncio.get_running_loop().time() < deadline, "never saw the lock wait"
+            await asyncio.sleep(0.01)  # the poll's interval, not a guess at how long to wait
+    finally:
+        await connection.close()
+    assert not blocked.done()
+
+
 async def test_interleaved_claims_on_postgres_wait_for_the_row_lock(pg_store: SqlStore) -> None:
     """Both transactions have read 'never used'; the second UPDATE blocks on the
     first one's row lock, re-checks its WHERE after the commit, and matches nothing."""
@@ -110,9 +137,9 @@ async def test_interleaved_claims_on_postgres_wait_for_the_row_lock(pg_store: Sq
             assert record is not None
             assert record.last_used_step is None
         assert await first.claim_totp_step(user_id, 500)
+        pid = await backend_pid(second)
         blocked = asyncio.ensure_future(second.claim_totp_step(user_id, 500))
-        await asyncio.sleep(0.2)
-        assert not blocked.done()  # waiting on PostgreSQL's row lock, not finished
+        await waiting_on_a_lock(pid, blocked)
         await cast(SqlTransaction, first).session.commit()
         assert await blocked is False
 
@@ -125,9 +152,9 @@ async def test_interleaved_recovery_redemptions_on_postgres_one_wins(pg_store: S
         first = await stack.enter_async_context(pg_store.transaction())
         second = await stack.enter_async_context(pg_store.transaction())
         assert await first.redeem_recovery_code(user_id, "e" * 64, NOW)
+        pid = await backend_pid(second)
         blocked = asyncio.ensure_future(second.redeem_recovery_code(user_id, "e" * 64, NOW))
-        await asyncio.sleep(0.2)
-        assert not blocked.done()
+        await waiting_on_a_lock(pid, blocked)
         await cast(SqlTransaction, first).session.commit()
         assert await blocked is False
 

@@ -1,0 +1,166 @@
+"""CPU microseconds per mint through each whole ASGI app, in one process, no HTTP server.
+
+    .venv/bin/python bench/inprocess.py [--n 3000] [--rounds 5] [--profile FILE]
+
+Between `stages.py` (one function at a time) and `mint_bench.py` (two real
+servers under load): both apps are called as ASGI applications, so routing,
+middleware, metrics, the real Redis round trip and the response all count, but
+the HTTP parser and the load generator do not. The figure is process CPU time
+per request (`time.process_time`), not wall time, so a busy machine disturbs it
+far less than a throughput run. Rounds alternate floor and mintgate; the ratio
+compares medians. `--profile` writes a cProfile of the mintgate rounds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import importlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import redis
+from issuer import JWKSServer, make_tokens, write_issuers, write_keys
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = "redis://127.0.0.1:6379/14"
+Message = MutableMapping[str, Any]
+App = Callable[
+    [Message, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
+    Awaitable[None],
+]
+
+
+async def call(app: App, body: bytes) -> int:
+    scope: Message = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/_/oidc/mint-token",
+        "raw_path": b"/_/oidc/mint-token",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [
+            (b"host", b"127.0.0.1"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    sent = False
+    status = 0
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status
+
+
+_LIFESPANS: set[asyncio.Task[None]] = set()
+
+
+async def lifespan_start(app: App) -> None:
+    queue: asyncio.Queue[Message] = asyncio.Queue()
+    started = asyncio.Event()
+    await queue.put({"type": "lifespan.startup"})
+
+    async def send(message: Message) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+        elif message["type"] == "lifespan.startup.failed":
+            raise RuntimeError(message.get("message"))
+
+    task = asyncio.get_running_loop().create_task(app({"type": "lifespan"}, queue.get, send))
+    _LIFESPANS.add(task)  # held: a collected lifespan task would close the app's clients
+    await started.wait()
+
+
+async def measure(app: App, bodies: list[bytes]) -> float:
+    start = time.process_time()
+    for body in bodies:
+        status = await call(app, body)
+        if status != 200:
+            raise SystemExit(f"a mint answered {status}: the bench measures successful mints only")
+    return (time.process_time() - start) / len(bodies) * 1e6
+
+
+async def run(args: argparse.Namespace, work: Path) -> int:
+    files = write_keys(work)
+    client = redis.Redis.from_url(REDIS_URL)
+    with JWKSServer(files.jwks.read_bytes()) as jwks:
+        write_issuers(files, jwks.url)
+        _, tokens, _ = make_tokens(files, args.n * args.rounds * 2 + 20, lifetime=900)
+        os.environ.update(
+            BENCH_JWKS_FILE=str(files.jwks),
+            BENCH_SIGNING_KEY=str(files.signing_key),
+            BENCH_REDIS_URL=REDIS_URL,
+            BENCH_ISSUERS_FILE=str(files.issuers),
+            BENCH_PUBLISHERS_FILE=str(ROOT / "tests" / "data" / "publishers.toml"),
+        )
+        sys.path.insert(0, str(Path(__file__).parent))
+        apps: dict[str, App] = {
+            name: importlib.import_module(f"{name}_app").create_app()
+            for name in ("floor", "mintgate")
+        }
+        for app in apps.values():
+            await lifespan_start(app)
+        bodies = [json.dumps({"token": t}).encode() for t in tokens]
+        for app in apps.values():  # warm up: JWKS fetched, imports done
+            await measure(app, [bodies.pop() for _ in range(10)])
+        figures: dict[str, list[float]] = {"floor": [], "mintgate": []}
+        profiler = cProfile.Profile() if args.profile else None
+        for index in range(args.rounds):
+            for name, app in apps.items():
+                batch = [bodies.pop() for _ in range(args.n)]
+                if profiler is not None and name == "mintgate":
+                    profiler.enable()
+                figures[name].append(await measure(app, batch))
+                if profiler is not None and name == "mintgate":
+                    profiler.disable()
+                print(f"round {index + 1}  {name:<9}{figures[name][-1]:8.1f} us/mint", flush=True)
+    for prefix in ("benchfloor:jti:*", "mintgate:*"):
+        for key in client.scan_iter(prefix, count=1000):
+            client.delete(key)
+    floor = statistics.median(figures["floor"])
+    mintgate = statistics.median(figures["mintgate"])
+    print(f"median    floor {floor:.1f} us, mintgate {mintgate:.1f} us")
+    print(f"floor/mintgate CPU per mint: {floor / mintgate:.2f}")
+    if profiler is not None:
+        profiler.dump_stats(args.profile)
+        print(f"profile of the mintgate rounds: {args.profile}")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=3000, help="mints per round and app")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--profile", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        return asyncio.run(run(args, Path(work)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
