@@ -93,6 +93,18 @@ provider = "gitlab"
     )
 
 
+def add_issuer_key(files: Files, kid: str) -> Path:
+    """A new RSA key published under `kid` next to the others (a rotation); returns its PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
+    document = json.loads(files.jwks.read_text())
+    document["keys"].append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
+    files.jwks.write_text(json.dumps(document))
+    path = files.jwks.parent / f"issuer-key-{kid}.pem"
+    path.write_bytes(_pem(key))
+    return path
+
+
 def _pem(key: Any) -> bytes:
     data: bytes = key.private_bytes(
         serialization.Encoding.PEM,
@@ -103,14 +115,19 @@ def _pem(key: Any) -> bytes:
 
 
 class JWKSServer:
-    """Serves the JWKS document on 127.0.0.1 from a thread; counts fetches."""
+    """Serves the JWKS document on 127.0.0.1 from a thread; counts fetches.
+
+    Assign `document` to publish another (a key rotation).
+    """
 
     def __init__(self, document: bytes) -> None:
         server = self
+        self.document = document
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 server.fetches += 1
+                document = server.document
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(document)))
@@ -139,30 +156,34 @@ class JWKSServer:
         self._thread.join(timeout=5)
 
 
-def _sign_batch(pem: bytes, count: int, now: int, lifetime: int) -> list[tuple[str, str]]:
+def _sign_batch(
+    pem: bytes, count: int, now: int, lifetime: int, kid: str = KID
+) -> list[tuple[str, str]]:
     key = serialization.load_pem_private_key(pem, password=None)
     out = []
     for _ in range(count):
         jti = str(uuid.uuid4())
         claims = github_claims(now=now, jti=jti, exp=now + lifetime)
-        out.append((jti, jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})))  # type: ignore[arg-type]
+        out.append((jti, jwt.encode(claims, key, algorithm="RS256", headers={"kid": kid})))  # type: ignore[arg-type]
     return out
 
 
-def make_tokens(files: Files, count: int, *, lifetime: int) -> tuple[list[str], list[str], int]:
+def make_tokens(
+    files: Files, count: int, *, lifetime: int, kid: str = KID, key_file: Path | None = None
+) -> tuple[list[str], list[str], int]:
     """`count` distinct RS256 tokens on the real clock, signed on both cores.
 
+    Signed by the first issuer key unless `key_file` (with its `kid`) is given.
     Returns the jtis, the tokens, and the unix time they all expire.
     """
     now = int(time.time())
-    pem = files.issuer_key.read_bytes()
+    pem = (key_file or files.issuer_key).read_bytes()
     batch = 500
     sizes = [min(batch, count - start) for start in range(0, count, batch)]
+    n = len(sizes)
     with ProcessPoolExecutor(max_workers=2) as pool:
         batches = list(
-            pool.map(
-                _sign_batch, [pem] * len(sizes), sizes, [now] * len(sizes), [lifetime] * len(sizes)
-            )
+            pool.map(_sign_batch, [pem] * n, sizes, [now] * n, [lifetime] * n, [kid] * n)
         )
     pairs = [pair for part in batches for pair in part]
     return [j for j, _ in pairs], [t for _, t in pairs], now + lifetime

@@ -8,6 +8,12 @@ MINTGATE_SIGNING_KEY_FILES, MINTGATE_REDIS_URL, MINTGATE_JWKS_ALLOW_LOOPBACK_HTT
 
 BENCH_APP_LOG=1 turns on INFO logging to a file, as `mintgate serve` does to
 stderr (one line per mint), to price that separately.
+
+Optional, for the other benchmarks: BENCH_URL (MINTGATE_URL: the `iss` of minted
+tokens, where a registry finds the JWKS), BENCH_OAUTH_CLIENTS_FILE
+(MINTGATE_OAUTH_CLIENTS_FILE, for /oauth/introspect), BENCH_JWKS_COOLDOWN
+(MINTGATE_JWKS_COOLDOWN, seconds: the JWKS storm rotates keys more often than
+the default 60 s allows).
 """
 
 from __future__ import annotations
@@ -30,8 +36,11 @@ def create_app() -> Starlette:
             filename=os.environ["BENCH_APP_LOG_FILE"],
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
+    clients = os.environ.get("BENCH_OAUTH_CLIENTS_FILE")
     settings = Settings(
-        url="http://127.0.0.1:8000",
+        url=os.environ.get("BENCH_URL", "http://127.0.0.1:8000"),
+        oauth_clients_file=Path(clients) if clients else None,
+        jwks_cooldown=float(os.environ.get("BENCH_JWKS_COOLDOWN", "60")),
         issuers_file=Path(os.environ["BENCH_ISSUERS_FILE"]),
         publishers_file=Path(os.environ["BENCH_PUBLISHERS_FILE"]),
         signing_key_files=(Path(os.environ["BENCH_SIGNING_KEY"]),),

@@ -45,7 +45,8 @@ class Server:
     pid: int = 0  # the uvicorn process (py-spy's child when profiling)
 
     def start(self) -> None:
-        self.port = free_port()
+        # A port set beforehand is kept: mintgate must know its own URL (the `iss`).
+        self.port = self.port or free_port()
         command = [sys.executable, "-m", "uvicorn", "--factory", self.factory,
                    "--app-dir", str(BENCH), "--port", str(self.port), *SERVER_FLAGS]  # fmt: skip
         if self.profile is not None:

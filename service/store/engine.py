@@ -12,6 +12,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+CONNECT_TIMEOUT = 5.0  # seconds for asyncpg to connect and authenticate
+
 
 def display_url(raw: str) -> str:
     """For logs and messages: the URL with any password masked."""
@@ -26,6 +28,16 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # Bound parameters include password hashes and sealed TOTP secrets: keep
     # them out of SQLAlchemy's statement logging and out of error messages.
     kwargs.setdefault("hide_parameters", True)
+    if not is_sqlite(url):
+        # A pooled connection can die while idle (a failover, pg_terminate_backend, an
+        # idle timeout in a proxy): test it at checkout, one round trip, so the request
+        # gets a live one instead of a 503. A disconnect seen mid-request still
+        # invalidates the whole pool (SQLAlchemy's default), so recovery needs no restart.
+        kwargs.setdefault("pool_pre_ping", True)
+        # asyncpg waits 60 s by default for a server that accepts and never answers (a
+        # hung primary, a black-holed route): every request would hang that long before
+        # its 503. A healthy server on a LAN answers in milliseconds.
+        kwargs["connect_args"] = {"timeout": CONNECT_TIMEOUT, **kwargs.get("connect_args", {})}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         # aiosqlite logs every call with its parameters at DEBUG, so a debug

@@ -11,9 +11,15 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.store.base import Store, StoreError, Transaction
+
+# What a database that is down, cut off or saturated raises: driver errors, sockets
+# (refused, reset, timed out), a pool with no connection to give within its timeout.
+# Any other SQLAlchemy error is a bug and stays a 500.
+UNAVAILABLE = (DBAPIError, OSError, DisconnectionError, PoolTimeout)
 
 
 class LazyStore:
@@ -35,7 +41,7 @@ class LazyStore:
             store = await self._opened()
             async with store.transaction() as tx:
                 yield tx
-        except (DBAPIError, OSError) as exc:
+        except UNAVAILABLE as exc:
             # The driver's message can quote SQL and parameters: only the kind goes on.
             raise StoreError(f"database error ({type(exc).__name__})") from exc
 
