@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from service.http.api.state import ApiState
 from service.settings import Settings
 from service.store.base import StoreError
-from service.web import auth, dashboard, project, two_factor
+from service.web import auth, dashboard, project, staged, two_factor
 from service.web.csrf import Csrf, derive_key
 from service.web.render import HERE, PREFIX, SecurityHeaders, WebState, html, redirect
 
@@ -50,6 +50,11 @@ ROUTES: list[Route] = [
     Route("/projects/{project}/trusted-publishing-only", project.switch, methods=["POST"]),
     Route("/projects/{project}/tokens", project.create_token, methods=["POST"]),
     Route("/projects/{project}/tokens/{token_id}/revoke", project.revoke_token, methods=["POST"]),
+    Route("/projects/{project}/staging", staged.set_staging, methods=["POST"]),
+    Route("/staged", staged.index, methods=["GET"]),
+    Route("/staged/{release_id:int}", staged.show, methods=["GET"]),
+    Route("/staged/{release_id:int}/approve", staged.approve, methods=["POST"]),
+    Route("/staged/{release_id:int}/reject", staged.reject, methods=["POST"]),
 ]
 
 

@@ -11,7 +11,7 @@ from service.accounts import pending, projects, queries
 from service.http.api.request import authenticate, context
 from service.publishers.base import Refusal
 from service.web.project import chosen_table, preview, publisher_forms_for
-from service.web.render import form, page, redirect, refused, web
+from service.web.render import form, page, redirect, refused, signed_in_form, web
 
 DONE: Final = {
     "pending-added": "Pending publisher registered: its first upload creates the project."
@@ -60,12 +60,10 @@ async def pending_preview(request: Request) -> Response:
 
 
 async def add_pending(request: Request) -> Response:
-    auth = await authenticate(request)
-    if isinstance(auth, Refusal):
-        return await refused(request, auth)
-    fields = await form(request)
-    if isinstance(fields, Refusal):
-        return await refused(request, fields, auth)
+    got = await signed_in_form(request, recent=True)
+    if isinstance(got, Response):
+        return got
+    auth, fields = got
     table = chosen_table(request, fields)
     if isinstance(table, Refusal):
         return await refused(request, table, auth)

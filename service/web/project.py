@@ -19,6 +19,7 @@ from service.accounts.projects import normalized
 from service.accounts.sessions import Authenticated
 from service.http.api.request import authenticate, context
 from service.publishers.base import ConfigError, Refusal
+from service.staging import manage
 from service.store.records_publishing import ApiTokenRecord, PublisherRecord
 from service.trust.tables import rebuild
 from service.web.publisher_forms import (
@@ -27,7 +28,7 @@ from service.web.publisher_forms import (
     provider_forms,
     table_from_form,
 )
-from service.web.render import Form, form, page, redirect, refused, web
+from service.web.render import Form, page, redirect, refused, signed_in_form, web
 
 DAY: Final = 86400
 LIFETIMES: Final = {"1": DAY, "30": 30 * DAY, "90": 90 * DAY, "365": 365 * DAY}
@@ -39,6 +40,8 @@ DONE: Final = {
     "switch-on": "Trusted publishing only: API tokens are refused for this project now.",
     "switch-off": "Trusted publishing only is off: API tokens may upload again.",
     "token-revoked": "API token revoked.",
+    "staging-on": "Staged publishing on: trusted-publishing uploads wait for an approval.",
+    "staging-off": "Staged publishing off: trusted-publishing uploads publish at once.",
 }
 
 
@@ -85,11 +88,16 @@ async def project_page(
     if isinstance(listed, Refusal) and listed.code not in SHOWN_REFUSALS:
         return await refused(request, listed, auth)
     owner = not isinstance(listed, Refusal)
+    # The list is a sensitive read in /api/v1 too: this session's own proof, not another's.
+    stale = web(request).api.sessions.require_recent(auth) if owner else None
+    if stale is not None:
+        return await refused(request, stale, auth)
     switch = False
     if owner:
         async with api.deps.store.transaction() as tx:
             record = await tx.project_by_name(key)
         switch = record is not None and record.trusted_publishing_only
+    staging = await manage.get_staging(api.deps, ctx, key)
     mine = await pending.list_pending_publishers(api.deps, ctx)
     found = await tokens.list_tokens(api.deps, ctx)
     data = {
@@ -103,6 +111,7 @@ async def project_page(
         if isinstance(mine, Refusal)
         else [p for p in mine if p.normalized_name == key],
         "trusted_publishing_only": switch,
+        "staging": None if isinstance(staging, Refusal) else staging,
         "forms": publisher_forms_for(request),
         "tokens": [] if isinstance(found, Refusal) else _mine(found, key),
         "created": created,
@@ -118,14 +127,12 @@ async def show(request: Request) -> Response:
     return await project_page(request)
 
 
-async def _owner_form(request: Request) -> tuple[Authenticated, Form] | Response:
-    auth = await _signed_in(request)
-    if isinstance(auth, Response):
-        return auth
-    fields = await form(request)
-    if isinstance(fields, Refusal):
-        return await refused(request, fields, auth)
-    return auth, fields
+async def _owner_form(
+    request: Request, *, recent: bool = True
+) -> tuple[Authenticated, Form] | Response:
+    # Recent by default: only the preview (changes nothing) and revoking (takes
+    # power away, as /api/v1 allows) go without this session's own fresh proof.
+    return await signed_in_form(request, recent=recent)
 
 
 def chosen_table(request: Request, fields: Form) -> dict[str, Any] | Refusal:
@@ -158,7 +165,7 @@ async def preview(request: Request, fields: Form, auth: Authenticated, action: s
 
 
 async def publisher_preview(request: Request) -> Response:
-    got = await _owner_form(request)
+    got = await _owner_form(request, recent=False)
     if isinstance(got, Response):
         return got
     auth, fields = got
@@ -246,7 +253,7 @@ async def create_token(request: Request) -> Response:
 
 
 async def revoke_token(request: Request) -> Response:
-    got = await _owner_form(request)
+    got = await _owner_form(request, recent=False)
     if isinstance(got, Response):
         return got
     auth, _ = got

@@ -23,7 +23,7 @@ from service.accounts.core import NOT_SIGNED_IN
 from service.accounts.policy import RECENT_TWO_FACTOR_REQUIRED
 from service.accounts.sessions import SESSION_EXPIRED, TWO_FACTOR_PENDING, Authenticated
 from service.http.api.errors import STATUS
-from service.http.api.request import same_origin
+from service.http.api.request import authenticate, same_origin
 from service.http.api.state import ApiState
 from service.publishers.base import Refusal
 from service.web.banner import banner
@@ -178,6 +178,28 @@ async def form(request: Request) -> Form | Refusal:
     return fields
 
 
+async def signed_in_form(
+    request: Request, *, recent: bool
+) -> tuple[Authenticated, Form] | Response:
+    """The session and its form; with `recent`, a sensitive action: this session's own
+    second factor must be recent (Sessions.require_recent, the rule /api/v1 applies).
+
+    The account calls only check the user's latest proof, which a proof made in
+    another browser satisfies; a stolen cookie must not ride on it. The form's CSRF
+    check comes first, so a forged request learns nothing and is sent nowhere.
+    """
+    auth = await authenticate(request)
+    if isinstance(auth, Refusal):
+        return await refused(request, auth)
+    fields = await form(request)
+    if isinstance(fields, Refusal):
+        return await refused(request, fields, auth)
+    stale = web(request).api.sessions.require_recent(auth) if recent else None
+    if stale is not None:
+        return await refused(request, stale, auth)
+    return auth, fields
+
+
 def status_of(refusal: Refusal) -> int:
     if refusal.code == CSRF_INVALID:
         return 403
@@ -206,9 +228,13 @@ async def refused(
 def _here(request: Request) -> str:
     """The page to come back to: for a refused POST, the page that showed its form."""
     path = request.url.path.removeprefix(PREFIX) or "/"
-    if request.method != "GET":
-        path = path.rsplit("/", 1)[0] if path.count("/") > 1 else "/"
-    return path
+    if request.method == "GET":
+        return path
+    parts = path.split("/")
+    # /projects/{name}/... and /staged/{id}/...: forms of those pages, however deep.
+    if len(parts) > 3 and parts[1] in ("projects", "staged"):
+        return "/".join(parts[:3])
+    return path.rsplit("/", 1)[0] if path.count("/") > 1 else "/"
 
 
 def safe_next(value: str | None) -> str:

@@ -49,6 +49,9 @@ FORMS = [
         "/projects/sampleproject/trusted-publishing-only",
         "/projects/sampleproject/tokens",
         "/projects/sampleproject/tokens/x/revoke",
+        "/projects/sampleproject/staging",
+        "/staged/1/approve",
+        "/staged/1/reject",
     ]
 ]
 
@@ -124,7 +127,8 @@ async def test_cookies_are_secure_httponly_and_same_site_strict(browser: Page) -
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/login", "/signup", "/account/two-factor", "/projects/sampleproject"]
+    "path",
+    ["/", "/login", "/signup", "/account/two-factor", "/projects/sampleproject", "/staged"],
 )
 async def test_every_page_carries_the_content_security_policy(browser: Page, path: str) -> None:
     await browser.owner()
