@@ -37,6 +37,7 @@ SENSITIVE = {
     "change-role": ("PUT", "/projects/pkg/roles/bob", {"role": "owner"}, 200),
     "remove-role": ("DELETE", "/projects/pkg/roles/bob", None, 200),
     "recovery-codes": ("POST", "/me/recovery-codes", None, 200),
+    "staging-setting": ("PUT", "/projects/pkg/staging", {"enabled": True}, 200),
 }
 
 

@@ -16,6 +16,7 @@ from service.http.api.errors import invalid, reply
 from service.http.api.request import (
     Body,
     authenticate,
+    authenticate_recent,
     client_ip,
     context,
     credential,
@@ -54,7 +55,7 @@ async def get_staging(request: Request) -> Response | Refusal:
 
 
 async def put_staging(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
+    auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
     body = await json_body(request)
