@@ -9,6 +9,7 @@ from types import ModuleType
 
 from service.commands import (
     audit,
+    bench,
     check,
     db,
     exchange,
@@ -36,5 +37,6 @@ COMMANDS: tuple[ModuleType, ...] = (
     project,
     audit,
     publishers,
+    bench,
     staged,
 )

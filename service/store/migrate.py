@@ -6,6 +6,8 @@ for the CLI, for the embedded SQLite created on first use, and in tests.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -13,13 +15,14 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 # Any constant works; it only has to be the same in every replica, so two
 # replicas running `db upgrade` at once take turns instead of racing.
 _PG_MIGRATION_LOCK = 0x6D696E74
+_LOCK_POLL_SECONDS = 0.2
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -41,20 +44,59 @@ async def current(engine: AsyncEngine) -> str | None:
 
 
 async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    """Migrate to `revision` in one transaction (DDL is transactional on both databases)."""
-    async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
-            )
-        await conn.run_sync(_upgrade, revision)
+    """Migrate to `revision` in one transaction (DDL is transactional on both databases).
+
+    Alembic owns that transaction, so a migration may step out of it with an
+    autocommit block (0007's CREATE INDEX CONCURRENTLY): what ran before is
+    committed first. On PostgreSQL the lock is held by the session, not the
+    transaction, so it outlives such a commit.
+    """
+    await _migrate(engine, command.upgrade, revision)
+
+
+async def downgrade(engine: AsyncEngine, revision: str) -> None:
+    """Back to `revision`, under the same lock (tests and the online-migration bench)."""
+    await _migrate(engine, command.downgrade, revision)
+
+
+async def _migrate(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
+    async with engine.connect() as conn:
+        locked = conn.dialect.name == "postgresql"
+        if locked:
+            await _lock(conn)
+        try:
+            await conn.run_sync(_run, step, revision)
+        except BaseException:
+            if locked:
+                await conn.invalidate()  # ending the session releases its lock
+            raise
+        if locked:
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _PG_MIGRATION_LOCK})
+            await conn.commit()
+
+
+async def _lock(conn: AsyncConnection) -> None:
+    """Take the session's migration lock by polling, never by waiting inside a statement.
+
+    A replica blocked in pg_advisory_lock() would sit in a transaction, and
+    CREATE INDEX CONCURRENTLY in the holder waits for every older transaction
+    to end: a deadlock. Between polls this connection is in no transaction.
+    """
+    while True:
+        taken = await conn.scalar(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+        )
+        await conn.commit()  # alembic then begins its own transaction on an idle connection
+        if taken:
+            return
+        await asyncio.sleep(_LOCK_POLL_SECONDS)
 
 
 def _current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def _upgrade(conn: Connection, revision: str) -> None:
+def _run(conn: Connection, step: Callable[[Config, str], None], revision: str) -> None:
     config = alembic_config()
     config.attributes["connection"] = conn
-    command.upgrade(config, revision)
+    step(config, revision)

@@ -43,8 +43,13 @@ class TrustedPublisher(Base):
     last_run_id: Mapped[str | None] = mapped_column(String(255))
 
     __table_args__ = (
+        # The exchange's one question: (issuer, lookup key) -> a few rows, at any table size.
         Index("ix_trusted_publishers_issuer_lookup", "issuer", "lookup_key"),
+        # Also serves "publishers of this project" (its leading column).
         UniqueConstraint("project_id", "fingerprint"),
+        # Deleting a user sets this to NULL: without the index, a scan of every publisher
+        # under lock (migration 0007, built online).
+        Index("ix_trusted_publishers_created_by_user_id", "created_by_user_id"),
     )
 
 
@@ -78,6 +83,8 @@ class PendingPublisher(Base):
     __table_args__ = (
         Index("ix_pending_publishers_issuer_lookup", "issuer", "lookup_key"),
         UniqueConstraint("normalized_name", "fingerprint"),
+        # Deleting a trusted publisher sets this to NULL (migration 0007).
+        Index("ix_pending_publishers_publisher_id", "publisher_id"),
     )
 
 

@@ -1,7 +1,8 @@
 """Alembic environment for both SQLite and PostgreSQL.
 
-Given a connection (service.store.migrate), migrate on it inside the caller's
-transaction. Run by the `alembic` tool instead, build an async engine from
+Given an idle connection (service.store.migrate), migrate on it in one
+transaction that alembic begins, so a migration can commit it early for an
+autocommit block. Run by the `alembic` tool instead, build an async engine from
 sqlalchemy.url and do the same.
 """
 
@@ -37,7 +38,8 @@ def run_on(connection: Connection) -> None:
 async def run_with_engine(url: str) -> None:
     engine = create_engine(url)
     try:
-        async with engine.begin() as conn:
+        # Not begin(): alembic begins (and may commit early for an autocommit block).
+        async with engine.connect() as conn:
             await conn.run_sync(run_on)
     finally:
         await engine.dispose()
