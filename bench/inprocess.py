@@ -1,6 +1,6 @@
 """CPU microseconds per mint through each whole ASGI app, in one process, no HTTP server.
 
-    .venv/bin/python bench/inprocess.py [--n 3000] [--rounds 5] [--profile FILE]
+    .venv/bin/python bench/inprocess.py [--n 3000] [--rounds 5] [--concurrency 1] [--profile FILE]
 
 Between `stages.py` (one function at a time) and `mint_bench.py` (two real
 servers under load): both apps are called as ASGI applications, so routing,
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import redis
+import uvloop
 from issuer import JWKSServer, make_tokens, write_issuers, write_keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,12 +97,16 @@ async def lifespan_start(app: App) -> None:
     await started.wait()
 
 
-async def measure(app: App, bodies: list[bytes]) -> float:
+async def measure(app: App, bodies: list[bytes], concurrency: int = 1) -> float:
+    """CPU per mint with `concurrency` requests in flight at once (as connections would be)."""
     start = time.process_time()
-    for body in bodies:
-        status = await call(app, body)
-        if status != 200:
-            raise SystemExit(f"a mint answered {status}: the bench measures successful mints only")
+    for first in range(0, len(bodies), concurrency):
+        batch = bodies[first : first + concurrency]
+        for status in await asyncio.gather(*(call(app, body) for body in batch)):
+            if status != 200:
+                raise SystemExit(
+                    f"a mint answered {status}: the bench measures successful mints only"
+                )
     return (time.process_time() - start) / len(bodies) * 1e6
 
 
@@ -121,31 +126,31 @@ async def run(args: argparse.Namespace, work: Path) -> int:
         sys.path.insert(0, str(Path(__file__).parent))
         apps: dict[str, App] = {
             name: importlib.import_module(f"{name}_app").create_app()
-            for name in ("floor", "mintgate")
+            for name in args.only or ("floor", "mintgate")
         }
         for app in apps.values():
             await lifespan_start(app)
         bodies = [json.dumps({"token": t}).encode() for t in tokens]
         for app in apps.values():  # warm up: JWKS fetched, imports done
             await measure(app, [bodies.pop() for _ in range(10)])
-        figures: dict[str, list[float]] = {"floor": [], "mintgate": []}
+        figures: dict[str, list[float]] = {name: [] for name in apps}
         profiler = cProfile.Profile() if args.profile else None
         for index in range(args.rounds):
             for name, app in apps.items():
                 batch = [bodies.pop() for _ in range(args.n)]
                 if profiler is not None and name == "mintgate":
                     profiler.enable()
-                figures[name].append(await measure(app, batch))
+                figures[name].append(await measure(app, batch, args.concurrency))
                 if profiler is not None and name == "mintgate":
                     profiler.disable()
                 print(f"round {index + 1}  {name:<9}{figures[name][-1]:8.1f} us/mint", flush=True)
     for prefix in ("benchfloor:jti:*", "mintgate:*"):
         for key in client.scan_iter(prefix, count=1000):
             client.delete(key)
-    floor = statistics.median(figures["floor"])
-    mintgate = statistics.median(figures["mintgate"])
-    print(f"median    floor {floor:.1f} us, mintgate {mintgate:.1f} us")
-    print(f"floor/mintgate CPU per mint: {floor / mintgate:.2f}")
+    medians = {name: statistics.median(values) for name, values in figures.items()}
+    print("median    " + ", ".join(f"{name} {value:.1f} us" for name, value in medians.items()))
+    if len(medians) == 2:
+        print(f"floor/mintgate CPU per mint: {medians['floor'] / medians['mintgate']:.2f}")
     if profiler is not None:
         profiler.dump_stats(args.profile)
         print(f"profile of the mintgate rounds: {args.profile}")
@@ -156,10 +161,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=3000, help="mints per round and app")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=1, help="requests in flight at once")
     parser.add_argument("--profile", type=Path, default=None)
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["floor", "mintgate"],
+        help="build and run this app alone (repeatable), e.g. to count instructions under"
+        " `valgrind --tool=callgrind`: the difference of two runs with different --n is the"
+        " cost per mint, whatever the machine is doing meanwhile",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        return asyncio.run(run(args, Path(work)))
+        return uvloop.run(run(args, Path(work)))  # as uvicorn runs the apps
 
 
 if __name__ == "__main__":

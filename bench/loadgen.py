@@ -17,6 +17,13 @@ lacks this text counts as a refusal: an introspection answering
 `{"active":false}` is not a success). `--burst` opens every connection first,
 then sends one request on each at once and reads every answer: `elapsed` is
 from the first byte sent to the last answer read (the JWKS storm).
+
+`--rate R` makes the load open-loop: R requests per second in all, spread
+evenly over the connections on a fixed schedule, the way traffic arrives
+whether or not the server keeps up. Latency is counted from when a request
+was due, not when it could be sent, so a server that falls behind shows it
+(no coordinated omission). Closed-loop latency at N connections is only N
+divided by throughput; a tail-latency aim means something at an offered load.
 """
 
 from __future__ import annotations
@@ -82,8 +89,14 @@ def answered(tally: Tally, status: int, body: bytes, expect: bytes) -> None:
 
 
 async def connection(
-    port: int, pending: Iterator[bytes], deadline: float, tally: Tally, expect: bytes = b""
+    port: int,
+    pending: Iterator[bytes],
+    deadline: float,
+    tally: Tally,
+    expect: bytes = b"",
+    schedule: Iterator[int] | None = None,
 ) -> None:
+    """Closed loop; with `schedule` (perf_counter_ns times), each request waits for its time."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         while time.perf_counter() < deadline:
@@ -92,6 +105,13 @@ async def connection(
                 tally.exhausted = True
                 return
             started = time.perf_counter_ns()
+            if schedule is not None:
+                due = next(schedule)
+                if due / 1e9 >= deadline:
+                    return
+                if due > started:
+                    await asyncio.sleep((due - started) / 1e9)  # pacing, not waiting on state
+                started = due
             writer.write(request)
             status, body = await _response(reader)
             tally.latencies_ns.append(time.perf_counter_ns() - started)
@@ -116,6 +136,13 @@ def _content_length(head: bytes) -> int:
         if name.strip().lower() == b"content-length":
             return int(value)
     raise ValueError("response without Content-Length")
+
+
+def _schedule(start: float, rate: float, index: int, connections: int) -> Iterator[int]:
+    """When connection `index` sends its requests: every `connections`-th slot of `rate`/s."""
+    interval = 1e9 / rate
+    first = start * 1e9 + index * interval
+    return (int(first + k * connections * interval) for k in itertools.count())
 
 
 def percentile(sorted_values: list[int], share: float) -> float:
@@ -163,6 +190,7 @@ async def run(
     shape: Shape = Shape(),
     cycle: bool = False,
     burst_mode: bool = False,
+    rate: float | None = None,
 ) -> dict[str, object]:
     # Built before the clock starts: the loop below only writes and reads.
     prepared = list(requests(tokens, port, shape))
@@ -178,8 +206,15 @@ async def run(
         await asyncio.wait_for(
             asyncio.gather(
                 *(
-                    connection(port, pending, deadline, tally, shape.expect)
-                    for _ in range(connections)
+                    connection(
+                        port,
+                        pending,
+                        deadline,
+                        tally,
+                        shape.expect,
+                        None if rate is None else _schedule(started, rate, index, connections),
+                    )
+                    for index in range(connections)
                 )
             ),
             timeout=duration + REQUEST_TIMEOUT + 5,
@@ -219,10 +254,13 @@ def main() -> int:
     parser.add_argument("--expect", default="", help="text every 200 body must hold")
     parser.add_argument("--cycle", action="store_true", help="reuse tokens (verify, not mint)")
     parser.add_argument("--burst", action="store_true", help="one request per connection, at once")
+    parser.add_argument("--rate", type=float, default=None, help="open loop: requests/s in all")
     args = parser.parse_args()
     limit = 2000 if args.burst else 256
     if not (1 <= args.connections <= limit and 0 < args.duration <= 120):
         parser.error(f"--connections 1..{limit}, --duration 0..120 s")
+    if args.rate is not None and (not 0 < args.rate <= 100_000 or args.burst):
+        parser.error("--rate 0..100000 requests/s, and not with --burst")
     tokens = args.tokens.read_text(encoding="ascii").split()
     if args.burst and len(tokens) < args.connections:
         parser.error("--burst needs a token per connection")
@@ -236,6 +274,7 @@ def main() -> int:
             shape=shape,
             cycle=args.cycle,
             burst_mode=args.burst,
+            rate=args.rate,
         )
     )
     json.dump(result, sys.stdout)

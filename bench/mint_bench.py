@@ -5,7 +5,8 @@
 Starts a loopback JWKS server, the floor app and mintgate (each one uvicorn
 worker, uvloop, httptools, no access log), pre-signs distinct OIDC tokens,
 then alternates floor and mintgate rounds. Each round measures requests/s at
-16 connections, tail latency at 64 connections and latency at 1 connection
+16 connections, tail latency at 64 connections under an open-loop load of half
+the floor's throughput (`--busy-load`), and latency at 1 connection
 with `loadgen.py` in its own process. Prints every round, the medians, the
 mintgate/floor ratios and the aims (throughput ratio >= 0.9, p50 < 1 ms at one
 connection, p99 < 20 ms at 64).
@@ -120,8 +121,16 @@ def sweep(client: redis.Redis) -> int:
     return removed
 
 
-def phase(server: Server, tokens: Path, connections: int, duration: float) -> dict[str, Any]:
-    result = loadgen(server.port, tokens, connections, duration)
+def phase(
+    server: Server, tokens: Path, connections: int, duration: float, rate: float | None = None
+) -> dict[str, Any]:
+    result = loadgen(
+        server.port,
+        tokens,
+        connections,
+        duration,
+        () if rate is None else ("--rate", f"{rate:.0f}"),
+    )
     if result["non200"] or result["errors"]:
         print(
             f"  !! {server.name}: {result['non200']} non-200 {result['statuses']},"
@@ -181,6 +190,7 @@ def run(args: argparse.Namespace, work: Path) -> Results:
                 if warm["non200"] or warm["errors"]:
                     raise BenchError(f"{server.name} refuses the bench tokens; nothing to measure")
             print(f"warmed up; JWKS fetched {jwks.fetches} time(s)", flush=True)
+            offered: float | None = None  # set by the floor, which runs first in each round
             for index in range(1, args.rounds + 1):
                 for server in servers:
                     if time.time() + 3 * args.duration + 30 > expires:
@@ -191,7 +201,11 @@ def run(args: argparse.Namespace, work: Path) -> Results:
                     cpu = (server.cpu_seconds() - cpu) / throughput["elapsed"]
                     rcpu = (redis_cpu_seconds(client) - rcpu) / throughput["elapsed"]
                     forget(client, server.name, jtis)
-                    busy = phase(server, pool, args.busy, args.duration)
+                    if server.name == "floor":
+                        # Both servers get the same offered load: a share of what the floor
+                        # just managed at 16 connections (open loop; see loadgen.py --rate).
+                        offered = args.busy_load * throughput["rps"]
+                    busy = phase(server, pool, args.busy, args.duration, offered)
                     forget(client, server.name, jtis)
                     latency = phase(server, pool, 1, args.duration)
                     forget(client, server.name, jtis)
@@ -268,7 +282,8 @@ def report(results: Results, args: argparse.Namespace) -> int:
     }
     print()
     print(f"rounds per server: {len(results.of('mintgate'))} x ({args.duration:g}s @16 + "
-          f"{args.duration:g}s @{args.busy} + {args.duration:g}s @1),"
+          f"{args.duration:g}s @{args.busy} open loop at {args.busy_load:.0%} of the floor's req/s"
+          f" + {args.duration:g}s @1),"
           " alternating floor/mintgate")  # fmt: skip
     for name, (low, high) in spread.items():
         print(f"  {name} req/s @16 range {low:.0f}..{high:.0f} ({(high - low) / high:.0%} spread)")
@@ -300,6 +315,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=3.0, help="seconds per phase")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--busy", type=int, default=64, help="connections of the p99 phase")
+    parser.add_argument(
+        "--busy-load",
+        type=float,
+        default=0.5,
+        help="the p99 phase's offered load, as a share of the floor's req/s @16 in that round",
+    )
     parser.add_argument("--pool", type=int, default=0, help="tokens to sign (default: sized)")
     parser.add_argument(
         "--publishers", type=Path, default=ROOT / "tests" / "data" / "publishers.toml"
@@ -318,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         and 1 <= args.duration <= 30
         and 1 <= args.connections <= 64
         and 1 <= args.busy <= 256
+        and 0 < args.busy_load <= 1
     ):
         parser.error("--rounds 3..20, --duration 1..30 s, --connections 1..64, --busy 1..256")
     if args.pool == 0:

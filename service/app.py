@@ -35,6 +35,7 @@ from service.observability.stores import CountedRevocations
 from service.ratelimit import (
     RateLimitMiddleware,
 )
+from service.redisclient import redis_client
 from service.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
 from service.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
 from service.settings import Settings
@@ -45,7 +46,6 @@ from service.wiring import (
     check_tls,
     key_cache,
     rate_limits,
-    redis_client,
     secret_box,
     secret_scanning,
     signing_keys,

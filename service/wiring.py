@@ -59,29 +59,6 @@ from service.trust.toml import load_trust
 log = logging.getLogger(__name__)
 
 
-REDIS_MAX_CONNECTIONS = 64
-# How long a request may wait for a free pooled connection. Not a health signal: under a
-# burst the worker's CPU, not Redis, decides when connections come back (1,000 queued mints
-# on one worker take seconds), and a 1 s wait turned such bursts into 503s with Redis
-# healthy (bench/jwks_storm.py). A Redis that is down still fails fast: the socket timeouts.
-REDIS_POOL_WAIT = 10.0
-
-
-def redis_client(url: str) -> aioredis.Redis:
-    # Short timeouts: a Redis that does not answer must turn into a quick 503, not a hang.
-    # A blocking pool: redis-py's default pool raises at once when its connections are all
-    # in use, which turned a burst of mints into spurious 503s with Redis healthy.
-    pool = aioredis.BlockingConnectionPool.from_url(
-        url,
-        max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=REDIS_POOL_WAIT,
-        socket_timeout=1.0,
-        socket_connect_timeout=1.0,
-        health_check_interval=30,
-    )
-    return aioredis.Redis.from_pool(pool)
-
-
 def key_cache(
     issuers: Issuers,
     settings: Settings,

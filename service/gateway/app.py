@@ -42,6 +42,7 @@ from service.observability.metrics import Metrics, metrics_route
 from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
 from service.observability.stores import CountedRevocations
 from service.publishers.base import Refusal
+from service.redisclient import redis_client
 from service.revocation import RedisRevocationStore, RevocationStore
 from service.settings import SettingsError
 from service.staging.area import FileStagingArea
@@ -49,7 +50,6 @@ from service.staging.intake import Intake, Uploader
 from service.store import Store, StoreError, open_store
 from service.store.lazy import LazyStore
 from service.verifier import VerifiedToken, registry_verifier
-from service.wiring import redis_client
 
 log = logging.getLogger(__name__)
 

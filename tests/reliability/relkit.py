@@ -10,6 +10,7 @@ machine's shared Redis is never touched.
 from __future__ import annotations
 
 import json
+import signal
 import socket
 import subprocess
 import threading
@@ -193,6 +194,15 @@ class RedisServer:
         self._process.kill()
         self._process.wait(timeout=REDIS_DEADLINE)
         self._process = None
+
+    def pause(self) -> None:
+        """SIGSTOP: the socket stays open and accepts, nothing is answered (a hung Redis)."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
 
     def ping(self) -> bool:
         """One raw RESP PING: independent of the redis-py client under test."""
