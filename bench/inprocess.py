@@ -19,6 +19,7 @@ import cProfile
 import importlib
 import json
 import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -99,6 +100,7 @@ async def lifespan_start(app: App) -> None:
 
 async def measure(app: App, bodies: list[bytes], concurrency: int = 1) -> float:
     """CPU per mint with `concurrency` requests in flight at once (as connections would be)."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
     start = time.process_time()
     for first in range(0, len(bodies), concurrency):
         batch = bodies[first : first + concurrency]
@@ -107,6 +109,10 @@ async def measure(app: App, bodies: list[bytes], concurrency: int = 1) -> float:
                 raise SystemExit(
                     f"a mint answered {status}: the bench measures successful mints only"
                 )
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    share = (after.ru_stime - before.ru_stime) / max(time.process_time() - start, 1e-9)
+    switches = (after.ru_nvcsw - before.ru_nvcsw) / len(bodies)
+    print(f"  kernel {share:.0%} of CPU, {switches:.2f} voluntary switches per mint", flush=True)
     return (time.process_time() - start) / len(bodies) * 1e6
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from service.app import create_app as create_mintgate
+from service.asgi import settle_heap
 from service.ratelimit import Rate
 from service.settings import Settings
 
@@ -51,4 +52,6 @@ def create_app() -> Starlette:
         rate_limit_mint_ip=Rate(10**9, 60),
         rate_limit_mint_publisher=Rate(10**9, 60),
     )
-    return create_mintgate(settings)
+    app = create_mintgate(settings)
+    settle_heap()  # as service.asgi.app_from_env does for `mintgate serve`
+    return app
