@@ -4,8 +4,9 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-25
 
-Reserved so that work on several rooms can land in one order; filled in by
-the change that needs it.
+Empty on purpose: role changes and removals needed no schema change (the
+role tables of 0002 hold them). The revision was reserved while several rooms
+were built side by side and stays because 0006 and 0007 follow it.
 """
 
 from __future__ import annotations
