@@ -109,7 +109,8 @@ async def waiting_on_a_lock(pid: int, blocked: asyncio.Future[bool]) -> None:
     """Until PostgreSQL itself reports backend `pid` blocked by another's lock.
 
     Asked on a connection of its own, so the answer does not depend on how the
-    event loop schedules the blocked statement. Bounded: 10 s, then the test fails.
+    event loop schedules the blocked statement; each question is a round trip that
+    lets the blocked statement run meanwhile. Bounded: 10 s, then the test fails.
     """
     deadline = asyncio.get_running_loop().time() + 10
     connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
@@ -117,7 +118,6 @@ async def waiting_on_a_lock(pid: int, blocked: asyncio.Future[bool]) -> None:
         while not await connection.fetchval("SELECT cardinality(pg_blocking_pids($1)) > 0", pid):
             assert not blocked.done(), "the second statement finished without waiting"
             assert asyncio.get_running_loop().time() < deadline, "never saw the lock wait"
-            await asyncio.sleep(0.01)  # the poll's interval, not a guess at how long to wait
     finally:
         await connection.close()
     assert not blocked.done()
