@@ -5,8 +5,8 @@ most 100 connections by default and, when all are busy, raises
 `MaxConnectionsError` at once instead of waiting for one to free up. The replay
 store reports that as "unavailable", so the 101st concurrent mint in one worker
 is answered 503 although Redis is healthy. The fix belongs where the client is
-built (`service.wiring.redis_client`): a `BlockingConnectionPool` whose `timeout`
-stays within the 1 s budget, so a burst queues for a connection instead of failing.
+built (`service.redisclient.redis_client`): a `BlockingConnectionPool`, so a burst
+queues for a connection instead of failing, inside the one bound each command has.
 """
 
 from __future__ import annotations
