@@ -32,9 +32,7 @@ from service.observability.clientip import ClientAddress
 from service.observability.metrics import Metrics, metrics_route
 from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
 from service.observability.stores import CountedRevocations
-from service.ratelimit import (
-    RateLimitMiddleware,
-)
+from service.ratelimit import AddressLimits
 from service.redisclient import redis_client
 from service.replay import MemoryReplayStore, RedisReplayStore, ReplayStore
 from service.revocation import MemoryRevocationStore, RedisRevocationStore, RevocationStore
@@ -176,19 +174,15 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         ],
         lifespan=lifespan,
     )
-    # Added last is outermost: 429s get a request id and are timed too.
-    app.add_middleware(
-        RateLimitMiddleware,
-        limiter=limiter,
-        rules=per_ip,
-        clients=clients,
-        respond=refusal_response,
-    )
     app.add_middleware(
         ObservabilityMiddleware,
         metrics=metrics,
         routes=RouteTemplates([*app.routes, *api.template_routes(), *web.template_routes()]),
         clients=clients,
+        # Inside the timing: 429s get a request id and are timed too.
+        gate=AddressLimits(
+            limiter=limiter, rules=per_ip, clients=clients, respond=refusal_response
+        ),
     )
     app.state.metrics = metrics
     app.state.settings = settings

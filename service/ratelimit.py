@@ -3,7 +3,7 @@
 A `Limit` is a name, a rate and what it counts per ("client address",
 "publisher"); `RateLimiter.check(limit, key)` counts one request and answers
 None or a `RateLimited` refusal carrying Retry-After. The mint routes use it
-twice: per client address before the body is read (`RateLimitMiddleware`), and
+twice: per client address before the body is read (`AddressLimits`), and
 per publisher lookup key after the signature is verified (`PublisherLimit`, in
 the exchange). Login and 2FA routes add rules and keys of their own.
 
@@ -24,7 +24,7 @@ from typing import Final, Protocol
 import redis.asyncio as aioredis
 import redis.exceptions
 from starlette.responses import Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from service.observability.clientip import ClientAddress, limit_key
 from service.publishers.base import Refusal
@@ -200,29 +200,29 @@ class PublisherLimit:
         return await self._limiter.check(self._limit, f"{issuer}\x00{lookup_key}")
 
 
-class RateLimitMiddleware:
-    """Per client address on the paths in `rules`, before the body is read."""
+class AddressLimits:
+    """Per client address on the paths in `rules`, before the body is read.
+
+    The observability middleware's `gate`: it asks with each HTTP request's scope
+    and sends the answer, if any, instead of calling the app.
+    """
 
     def __init__(
         self,
-        app: ASGIApp,
         *,
         limiter: RateLimiter,
         rules: Mapping[str, Limit],
         clients: ClientAddress,
         respond: Callable[[RateLimited], Response],
     ) -> None:
-        self.app = app
         self.limiter = limiter
         self.rules = dict(rules)
         self.clients = clients
         self.respond = respond
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit = self.rules.get(scope["path"]) if scope["type"] == "http" else None
-        if limit is not None:
-            refused = await self.limiter.check(limit, limit_key(self.clients.of(scope)))
-            if refused is not None:
-                await self.respond(refused)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+    async def __call__(self, scope: Scope) -> Response | None:
+        limit = self.rules.get(scope["path"])
+        if limit is None:
+            return None
+        refused = await self.limiter.check(limit, limit_key(self.clients.of(scope)))
+        return None if refused is None else self.respond(refused)

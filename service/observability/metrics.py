@@ -145,9 +145,26 @@ class Metrics:
             registry=r,
             multiprocess_mode="livesum",
         )
+        # One process: a plain count read at scrape time, instead of a locked update at
+        # the start and the end of every request. Several: each worker's file must hold it.
+        self._in_flight = 0
+        if not self.multiprocess:
+            self.in_flight.set_function(lambda: self._in_flight)
         self._mirrors: list[_JwksMirror] = []
         # labels() costs a lock and a tuple per call; the label sets are few and fixed.
         self._children: dict[tuple[object, ...], MetricWrapperBase] = {}
+
+    def request_started(self) -> None:
+        if self.multiprocess:
+            self.in_flight.inc()
+        else:
+            self._in_flight += 1
+
+    def request_finished(self) -> None:
+        if self.multiprocess:
+            self.in_flight.dec()
+        else:
+            self._in_flight -= 1
 
     # The mint observer (service.exchange.MintObserver).
     def minted(self, provider: str) -> None:

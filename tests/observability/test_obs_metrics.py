@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -11,6 +12,14 @@ import respx
 from fakeissuer import Clock, FakeIssuer, github_claims
 from obskit import scrape, value
 from servers import free_port
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from service.observability.clientip import ClientAddress
+from service.observability.metrics import Metrics
+from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
 
 pytestmark = pytest.mark.anyio
 
@@ -157,3 +166,37 @@ def test_a_short_metrics_token_stops_start_up_without_echoing_it() -> None:
     with pytest.raises(SettingsError, match="MINTGATE_METRICS_TOKEN") as raised:
         Settings.from_env({"MINTGATE_METRICS_TOKEN": "hunter2"})
     assert "hunter2" not in str(raised.value)
+
+
+async def test_requests_in_flight_are_counted_while_handled_and_after_a_crash() -> None:
+    """One process: a count read at scrape time, back to 0 whether handlers answer or raise."""
+    metrics = Metrics()
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(request: Request) -> Response:
+        entered.set()
+        await release.wait()
+        return PlainTextResponse("done")
+
+    async def broken(request: Request) -> Response:
+        raise RuntimeError("a bug in a handler")
+
+    routes = [Route("/slow", slow), Route("/broken", broken)]
+    app = Starlette(routes=routes)
+    app.add_middleware(
+        ObservabilityMiddleware,
+        metrics=metrics,
+        routes=RouteTemplates(routes),
+        clients=ClientAddress(),
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    in_flight = "mintgate_http_requests_in_flight"
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        pending = asyncio.ensure_future(client.get("/slow"))
+        await entered.wait()
+        assert value(metrics.render().decode(), in_flight) == 1
+        assert (await client.get("/broken")).status_code == 500
+        assert value(metrics.render().decode(), in_flight) == 1
+        release.set()
+        assert (await pending).status_code == 200
+    assert value(metrics.render().decode(), in_flight) == 0

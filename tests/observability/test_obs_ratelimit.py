@@ -17,13 +17,15 @@ from starlette.routing import Route
 
 from service.errors import refusal_response
 from service.observability.clientip import ClientAddress
+from service.observability.metrics import Metrics
+from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
 from service.ratelimit import (
+    AddressLimits,
     Limit,
     MemoryWindows,
     Rate,
     RateLimited,
     RateLimiter,
-    RateLimitMiddleware,
     RedisWindows,
     parse_rate,
 )
@@ -179,13 +181,20 @@ async def test_the_limiter_guards_any_route_such_as_a_future_login() -> None:
         refused = await limiter.check(per_account, (await request.json())["user"].casefold())
         return refusal_response(refused) if refused else PlainTextResponse("ok")
 
-    app = Starlette(routes=[Route("/login", login, methods=["POST"])])
+    routes = [Route("/login", login, methods=["POST"])]
+    app = Starlette(routes=routes)
+    clients = ClientAddress()
     app.add_middleware(
-        RateLimitMiddleware,
-        limiter=limiter,
-        rules={"/login": Limit("login-ip", Rate(10, 60), "address")},
-        clients=ClientAddress(),
-        respond=refusal_response,
+        ObservabilityMiddleware,
+        metrics=Metrics(),
+        routes=RouteTemplates(routes),
+        clients=clients,
+        gate=AddressLimits(
+            limiter=limiter,
+            rules={"/login": Limit("login-ip", Rate(10, 60), "address")},
+            clients=clients,
+            respond=refusal_response,
+        ),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:

@@ -5,8 +5,9 @@ most 100 connections by default and, when all are busy, raises
 `MaxConnectionsError` at once instead of waiting for one to free up. The replay
 store reports that as "unavailable", so the 101st concurrent mint in one worker
 is answered 503 although Redis is healthy. The fix belongs where the client is
-built (`service.redisclient.redis_client`): a `BlockingConnectionPool`, so a burst
-queues for a connection instead of failing, inside the one bound each command has.
+built (`service.redisclient.redis_client`): a semaphore admits as many commands
+as the client may hold connections, so a burst queues instead of failing, inside
+the one bound each command has, and never opens more connections than that.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from loadkit import MINT
 from relkit import EcIssuer, app_settings, jwks_server, redis_server, write_config
 
 from service.app import create_app
+from service.redisclient import MAX_CONNECTIONS
 
 pytestmark = pytest.mark.anyio
 
@@ -43,5 +46,9 @@ async def test_burst_of_concurrent_mints_on_redis_all_mint(tmp_path: Path) -> No
             responses = await asyncio.gather(
                 *(client.post(MINT, json={"token": token}) for token in tokens)
             )
+            with redis.Redis.from_url(server.url) as watcher:
+                # The app's pooled connections, and the watcher's own.
+                connected = watcher.info("clients")["connected_clients"] - 1
     refused = [r.json()["errors"][0]["description"] for r in responses if r.status_code != 200]
     assert not refused, f"{len(refused)} of {BURST} refused, e.g. {refused[0]!r}"
+    assert 0 < connected <= MAX_CONNECTIONS
