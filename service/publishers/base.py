@@ -7,7 +7,7 @@ pure: no awaits, no clock reads (a `now` is passed in), no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -207,10 +207,13 @@ def lookup_value(claims: Claims, claim: str) -> str | Refusal:
     return value if isinstance(value, Refusal) else value.casefold()
 
 
-def missing(claims: Claims, name: str) -> Refusal | None:
-    """The refusal for a required claim that is absent or not a non-empty string."""
-    value = string_claim(claims, name)
-    return value if isinstance(value, Refusal) else None
+def first_missing(claims: Claims, names: Iterable[str]) -> Refusal | None:
+    """The refusal for the first required claim that is absent or not a non-empty string."""
+    for name in names:
+        value = claims.get(name)
+        if not isinstance(value, str) or not value:
+            return refuse(name, "a non-empty string", value)
+    return None
 
 
 # Reading publisher tables: every provider module validates its TOML keys the same way.

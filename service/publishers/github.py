@@ -122,7 +122,7 @@ class GitHubPublisher:
         return f"{PROVIDER}:{self.repository}:{self.workflow}{env}"
 
     def verify(self, claims: base.Claims, *, now: int) -> base.Match | base.Refusal:
-        missing = base.first_refusal(*(base.missing(claims, name) for name in REQUIRED_CLAIMS))
+        missing = base.first_missing(claims, REQUIRED_CLAIMS)
         if missing is not None:
             return missing
         refusal = base.first_refusal(

@@ -92,7 +92,7 @@ class GitLabPublisher:
         return urlsplit(self.issuer).netloc.rpartition("@")[2]
 
     def verify(self, claims: base.Claims, *, now: int) -> base.Match | base.Refusal:
-        missing = base.first_refusal(*(base.missing(claims, name) for name in REQUIRED_CLAIMS))
+        missing = base.first_missing(claims, REQUIRED_CLAIMS)
         if missing is not None:
             return missing
         refusal = base.first_refusal(

@@ -66,7 +66,7 @@ class RulesPublisher:
     provenance_claims: tuple[str, ...] = ()
 
     def verify(self, claims: base.Claims, *, now: int) -> base.Match | base.Refusal:
-        missing = base.first_refusal(*(base.missing(claims, name) for name in self.required))
+        missing = base.first_missing(claims, self.required)
         if missing is not None:
             return missing
         refusal = base.first_refusal(*(rule.check(claims) for rule in self.rules))
