@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import ssl
 import subprocess
@@ -11,7 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +25,7 @@ LOOPBACK = "127.0.0.1"
 # The console script the project installs: what an operator runs.
 MINTGATE = Path(sys.executable).with_name("mintgate")
 START_DEADLINE = 20.0
+STOP_DEADLINE = 10.0  # SIGTERM to exit, before SIGKILL
 
 
 def free_port() -> int:
@@ -96,20 +98,39 @@ def serving(
 
     Output goes to `log`, never a pipe: a chatty server must not block on a full pipe.
     """
-    with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 (commands built by the tests)
-            list(command), env=child_env(env), stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
+    with running(command, env, log) as process:
         _wait_ready(process, command[0], ready, log, verify)
         yield
+
+
+@contextmanager
+def running(
+    command: Sequence[str], env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start `command` (output to `log`); on exit stop it and every process it started.
+
+    It runs in a session of its own and on exit gets SIGTERM, as an operator would
+    send it, then SIGKILL to its whole process group: killing only `mintgate serve`
+    orphaned its workers, which went on running after the test.
+    """
+    with log.open("ab") as out:
+        process = subprocess.Popen(  # noqa: S603 (commands built by the tests)
+            list(command),
+            env=child_env(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            process.terminate()
+            with suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=STOP_DEADLINE)
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # whatever of the group is left
+        process.wait()
 
 
 def _wait_ready(

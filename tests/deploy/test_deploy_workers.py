@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from deployfiles import DEPLOY
-from servers import LOOPBACK, MINTGATE, child_env, free_port, mintgate_cli
+from servers import LOOPBACK, MINTGATE, child_env, free_port, mintgate_cli, running
 
 from service.minting.keys import generate_pem
 
@@ -95,16 +95,10 @@ def two_workers(signing_key: Path, tmp_path: Path) -> Iterator[tuple[subprocess.
         "MINTGATE_URL": f"http://{LOOPBACK}:{port}",
     }
     log = tmp_path / "serve.log"
-    with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 (our own console script)
-            [str(MINTGATE), "serve"], env=child_env(env), stdout=out, stderr=subprocess.STDOUT
-        )
     try:
-        yield process, port
+        with running([str(MINTGATE), "serve"], env, log) as process:
+            yield process, port
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
         print(log.read_text(errors="replace")[-4000:])
 
 

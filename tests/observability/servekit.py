@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from servers import LOOPBACK, MINTGATE, child_env, free_port
+from servers import LOOPBACK, MINTGATE, free_port, running
 
 DEADLINE = 30.0
 
@@ -51,18 +51,10 @@ def serve(env: Mapping[str, str], log: Path) -> Iterator[Served]:
         "MINTGATE_URL": f"http://{LOOPBACK}:{port}",
         **env,
     }
-    with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 (our own console script)
-            [str(MINTGATE), "serve"], env=child_env(full), stdout=out, stderr=subprocess.STDOUT
-        )
-    served = Served(process, port, log)
-    try:
+    with running([str(MINTGATE), "serve"], full, log) as process:
+        served = Served(process, port, log)
         served.wait_until(lambda: healthy(served.url), "healthy")
         yield served
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def healthy(url: str) -> bool:

@@ -24,7 +24,6 @@ import signal
 import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ import anyio.to_thread
 import httpx
 import pytest
 from relkit import EcIssuer, config_env, jwks_server, redis_server, write_config
-from servers import LOOPBACK, MINTGATE, child_env, free_port
+from servers import LOOPBACK, MINTGATE, free_port, running
 
 from service.minting.keys import generate_pem
 
@@ -55,20 +54,6 @@ class Outcome:
 
 def children(pid: int) -> list[int]:
     return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-
-
-@contextmanager
-def serve(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(  # noqa: S603 (our own console script)
-            [str(MINTGATE), "serve"], env=child_env(env), stdout=out, stderr=subprocess.STDOUT
-        )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
 
 
 def wait_ready(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
@@ -110,7 +95,7 @@ async def test_sigterm_under_load_with_two_workers_loses_no_request(tmp_path: Pa
             "MINTGATE_PORT": str(port),
             "MINTGATE_URL": base,
         }
-        with serve(env, log) as process:
+        with running([str(MINTGATE), "serve"], env, log) as process:
             await anyio.to_thread.run_sync(wait_ready, process, base, log)
             outcomes, sigterm = await drive(process, base, tokens)
             code = await anyio.to_thread.run_sync(lambda: process.wait(timeout=DEADLINE))
