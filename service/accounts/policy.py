@@ -65,7 +65,11 @@ GATED: Final = frozenset(
 OPEN: Final = frozenset({Action.ENROL, Action.DECLINE_INVITATION, Action.LEAVE})
 # Changing what can publish, who can, or removing a way in: a stolen session
 # alone must not be enough, so these need a second factor proven just now.
-SENSITIVE: Final = frozenset({Action.MANAGE_PUBLISHERS, Action.MANAGE_TOKENS, Action.CHANGE_ROLES})
+# Inviting is one of them: an invitation, as maintainer or owner, hands its
+# invitee the right to upload, the easiest takeover for a stolen session.
+SENSITIVE: Final = frozenset(
+    {Action.MANAGE_PUBLISHERS, Action.MANAGE_TOKENS, Action.MANAGE_ROLES, Action.CHANGE_ROLES}
+)
 
 
 def held_at_enrolment(

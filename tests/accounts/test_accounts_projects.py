@@ -88,6 +88,25 @@ async def test_accepting_an_invitation_needs_2fa(
     ]
 
 
+@pytest.mark.parametrize("role", ["maintainer", "owner"])
+async def test_inviting_needs_a_second_factor_proven_within_15_minutes(
+    accounts: Accounts, deps: Deps, clock: Clock, role: str
+) -> None:
+    """Any invitation hands out the right to upload: a stolen session alone must not do it."""
+    owner, _, _ = await _project_with(accounts, deps, await new_user(accounts, "bob"))
+    await new_user(accounts, "carol")
+    clock.advance(15 * 60 + 1)
+    stale = await invite(deps, ctx_for(owner), "carol", role, project="foo-bar")
+    assert _code(stale) == "recent-two-factor-required"
+    async with accounts.store.transaction() as tx:
+        created = [e for e in await tx.audit_events(project="foo-bar") if e.event.startswith("inv")]
+    assert len(created) == 1  # bob's, from the set-up: nothing for carol
+    owner = await give_two_factor(accounts, owner)
+    assert isinstance(
+        await invite(deps, ctx_for(owner), "carol", role, project="foo-bar"), InvitationRecord
+    )
+
+
 async def test_an_invitation_expires_after_seven_days(
     accounts: Accounts, deps: Deps, clock: Clock
 ) -> None:
@@ -95,6 +114,7 @@ async def test_an_invitation_expires_after_seven_days(
     owner, _, invitation = await _project_with(accounts, deps, bob)
     clock.advance(timedelta(days=7).total_seconds())
     assert _code(await accept(deps, ctx_for(bob), invitation.id)) == "invitation-expired"
+    owner = await give_two_factor(accounts, owner)  # a week on, inviting needs a fresh proof
     again = await invite(deps, ctx_for(owner), "bob", "maintainer", project="foo-bar")
     assert isinstance(again, InvitationRecord)
     clock.advance(timedelta(days=7).total_seconds() - 1)  # one second to spare

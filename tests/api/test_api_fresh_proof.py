@@ -37,6 +37,12 @@ SENSITIVE = {
     "change-role": ("PUT", "/projects/pkg/roles/bob", {"role": "owner"}, 200),
     "remove-role": ("DELETE", "/projects/pkg/roles/bob", None, 200),
     "recovery-codes": ("POST", "/me/recovery-codes", None, 200),
+    "invite": (
+        "POST",
+        "/invitations",
+        {"username": "carol", "role": "owner", "project": "pkg"},
+        201,
+    ),
     "staging-setting": ("PUT", "/projects/pkg/staging", {"enabled": True}, 200),
 }
 
@@ -46,6 +52,7 @@ async def test_a_proof_in_another_session_does_not_count(api: Api, route: str) -
     method, path, body, status = SENSITIVE[route]
     alice = await api.user("alice", two_factor=True)
     bob = await api.user("bob", two_factor=True)
+    await api.user("carol")
     assert (await api.post("/projects", alice.session, {"name": "pkg"})).status_code == 201
     invited = await api.post(
         "/invitations", alice.session, {"username": "bob", "role": "maintainer", "project": "pkg"}

@@ -11,7 +11,14 @@ from service.accounts import invitations, projects, queries
 from service.accounts.core import Context, Deps
 from service.http.api import views
 from service.http.api.errors import reply
-from service.http.api.request import authenticate, context, json_body, path_id, text
+from service.http.api.request import (
+    authenticate,
+    authenticate_recent,
+    context,
+    json_body,
+    path_id,
+    text,
+)
 from service.http.api.spec import Endpoint, array, obj, string
 from service.http.api.state import api_state
 from service.publishers.base import Refusal
@@ -75,7 +82,7 @@ async def list_organizations(request: Request) -> Response | Refusal:
 
 
 async def invite(request: Request) -> Response | Refusal:
-    auth = await authenticate(request)
+    auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
     body = await json_body(request)
