@@ -4,7 +4,9 @@
 stop a release). `approve` acts as a maintainer (--as) and needs that
 maintainer's authenticator code, read from a prompt or standard input: holding
 the database is not enough to publish. `sweep` expires overdue releases and
-deletes their files; run it from cron where MINTGATE_STAGING_DIR is mounted.
+deletes their files, and puts a release whose approval stalled (the approving
+process died mid-forward) back to waiting; run it from cron where
+MINTGATE_STAGING_DIR is mounted.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     reject = actions.add_parser("reject", help="discard a staged release")
     reject.add_argument("release_id", type=int)
     reject.add_argument("--reason", required=True)
-    actions.add_parser("sweep", help="expire overdue staged releases and delete their files")
+    actions.add_parser(
+        "sweep", help="expire overdue staged releases, delete their files, recover stalled ones"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -85,8 +89,9 @@ async def _run(args: argparse.Namespace, settings: Settings, code: str | None) -
             if area is None:
                 print("mintgate: set MINTGATE_STAGING_DIR to sweep", file=sys.stderr)
                 return 2
-            expired = await review.sweep(deps, area)
-            print(f"mintgate: {len(expired)} staged release(s) expired")
+            swept = await review.sweep(deps, area)
+            print(f"mintgate: {len(swept.expired)} staged release(s) expired")
+            print(f"mintgate: {len(swept.recovered)} stalled approval(s) put back to waiting")
             return 0
         assert code is not None
         return await _approve(settings, store, args.release_id, args.username, args.digest, code)

@@ -93,7 +93,11 @@ class Approvals:
         if changed:
             return await self._tampered(ctx, release, changed)
         async with self.deps.store.transaction() as tx:
-            if not await tx.move_staged_release(release.id, "staged", "approving"):
+            # approving_since lets `staged sweep` recover the release if this process dies
+            # before it is approved or put back (review.APPROVAL_STALLED).
+            if not await tx.move_staged_release(
+                release.id, "staged", "approving", approving_since=self.deps.now()
+            ):
                 return decided(release)
             await audit(
                 tx, self.deps, ctx, "staged:approving", project=release.project,
@@ -159,12 +163,15 @@ class Approvals:
 
     async def _approved(
         self, ctx: Context, user: UserRecord, release: StagedReleaseRecord, area: StagingArea
-    ) -> StagedReleaseRecord:
+    ) -> StagedReleaseRecord | Refusal:
         now = self.deps.now()
         async with self.deps.store.transaction() as tx:
-            await tx.move_staged_release(
+            if not await tx.move_staged_release(
                 release.id, "approving", "approved", at=now, by_user_id=user.id, by=user.username
-            )
+            ):
+                # The sweep found this approval stalled and put the release back: it waits
+                # again, its forwarded files stay forwarded, and a new approval sends the rest.
+                return decided(release)
             await audit(
                 tx, self.deps, ctx, "staged:approved", project=release.project,
                 release_id=release.id, version=release.version, digest=release.digest,

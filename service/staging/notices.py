@@ -27,6 +27,11 @@ MESSAGES = {
         "Staged release expired",
         "A staged release was not approved in time and was discarded",
     ),
+    "release-approval-stalled": (
+        "Staged release approval interrupted",
+        "An approval stopped before it finished and the release waits again;"
+        " files already published stay published, approve it again to send the rest",
+    ),
     "release-tampered": (
         "Staged files changed",
         "A staged file no longer matches the SHA-256 recorded when it was staged;"

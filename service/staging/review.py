@@ -1,4 +1,4 @@
-"""Maintainers' view of staged releases: list, show, reject; and the expiry sweep.
+"""Maintainers' view of staged releases: list, show, reject; and the sweep (expiry, stalls).
 
 Each function is one transaction (plus file removal after it) and returns a
 result or a Refusal. Only maintainers of a project (owners included) see or
@@ -8,6 +8,8 @@ decide its staged releases; deciding needs 2FA on the account.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from service.accounts.core import Context, Deps, audit
 from service.accounts.policy import Action
@@ -21,6 +23,9 @@ from service.store.records_staging import STAGED_STATUSES, StagedReleaseRecord, 
 
 WAITING: tuple[StagedStatus, ...] = ("staged", "approving")
 SWEEPER = Context(actor="mintgate:staging-sweep")
+# An approval claims its release, then forwards the files: minutes for large ones, never
+# an hour. A release in `approving` longer than this lost the process approving it.
+APPROVAL_STALLED = timedelta(hours=1)
 
 
 def _missing(release_id: int) -> Refusal:
@@ -126,12 +131,22 @@ async def _reject(
     return updated
 
 
-async def sweep(deps: Deps, area: StagingArea) -> list[StagedReleaseRecord]:
-    """Expire every waiting release past its time and delete its files (cron: `staged sweep`)."""
+@dataclass(frozen=True, slots=True)
+class StagedSweep:
+    """What one `staged sweep` did: releases expired, and stalled approvals put back."""
+
+    expired: list[StagedReleaseRecord] = field(default_factory=list)
+    recovered: list[StagedReleaseRecord] = field(default_factory=list)
+
+
+async def sweep(deps: Deps, area: StagingArea) -> StagedSweep:
+    """Expire every waiting release past its time and delete its files, and put back every
+    approval stalled past APPROVAL_STALLED (cron: `staged sweep`)."""
     now = deps.now()
     async with deps.store.transaction() as tx:
         due = [r for r in await tx.staged_releases(None, ("staged",)) if r.expired(now)]
         rejected = await tx.staged_releases(None, ("rejected",))
+        stalled = [r for r in await tx.staged_releases(None, ("approving",)) if _stalled(r, now)]
     for release in rejected:  # rejected where no staging area was at hand
         await _discard(area, release)
     expired = []
@@ -155,7 +170,39 @@ async def sweep(deps: Deps, area: StagingArea) -> list[StagedReleaseRecord]:
         detail = f"{release.project} {release.version}, staged {release.staged_at:%Y-%m-%d}"
         await deps.notify(*notices.to_all(people, "release-expired", detail))
         expired.append(release)
-    return expired
+    # A stalled release past its expiry is expired by the next sweep, once it waits again.
+    recovered = [r for r in stalled if await _recover(deps, r)]
+    return StagedSweep(expired=expired, recovered=recovered)
+
+
+def _stalled(release: StagedReleaseRecord, now: datetime) -> bool:
+    since = release.approving_since
+    return since is not None and now - since >= APPROVAL_STALLED
+
+
+async def _recover(deps: Deps, release: StagedReleaseRecord) -> bool:
+    """Put a stalled approval's release back to waiting; its files stay, forwarded or not."""
+    assert release.approving_since is not None
+    began = release.approving_since.isoformat()
+    async with deps.store.transaction() as tx:
+        # Conditionally: an approval that finished (or failed and put it back) meanwhile wins.
+        if not await tx.move_staged_release(release.id, "approving", "staged"):
+            return False
+        await audit(
+            tx,
+            deps,
+            SWEEPER,
+            "staged:approval-stalled",
+            project=release.project,
+            release_id=release.id,
+            version=release.version,
+            approving_since=began,
+            forwarded=[f.filename for f in release.files if f.forwarded_at is not None],
+        )
+        people = await notices.maintainers(tx, release.project_id)
+    detail = f"{release.project} {release.version}, approval began {began}"
+    await deps.notify(*notices.to_all(people, "release-approval-stalled", detail))
+    return True
 
 
 def decided(release: StagedReleaseRecord) -> Refusal:

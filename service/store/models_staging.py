@@ -57,6 +57,8 @@ class StagedRelease(Base):
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_user_id: Mapped[int | None] = mapped_column(ForeignKey(USER_FK, ondelete="SET NULL"))
     decided_by: Mapped[str | None] = mapped_column(String(50))
+    # When an approval claimed it (staged -> approving); NULL in every other status.
+    approving_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         CheckConstraint(

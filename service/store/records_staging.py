@@ -59,6 +59,7 @@ class StagedReleaseRecord:
     decided_at: datetime | None
     decided_by_user_id: int | None
     decided_by: str | None  # the username at the time, kept if the account goes
+    approving_since: datetime | None  # when an approval claimed it; set only in `approving`
     files: tuple[StagedFileRecord, ...]
 
     @property

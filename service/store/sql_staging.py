@@ -67,6 +67,7 @@ def _release(row: StagedRelease, files: Sequence[StagedFile]) -> StagedReleaseRe
         decided_at=row.decided_at,
         decided_by_user_id=row.decided_by_user_id,
         decided_by=row.decided_by,
+        approving_since=row.approving_since,
         files=tuple(_file(f) for f in files),
     )
 
@@ -223,8 +224,11 @@ class StagingSql(Steps):
         at: datetime | None = None,
         by_user_id: int | None = None,
         by: str | None = None,
+        approving_since: datetime | None = None,
     ) -> bool:
-        values: dict[str, object] = {"status": now_status}
+        if (now_status == "approving") != (approving_since is not None):
+            raise ValueError("approving_since is given exactly when moving to approving")
+        values: dict[str, object] = {"status": now_status, "approving_since": approving_since}
         if at is not None:
             values.update(decided_at=at, decided_by_user_id=by_user_id, decided_by=by)
         result = await self.session.execute(

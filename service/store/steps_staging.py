@@ -71,8 +71,13 @@ class StagingSteps(Protocol):
         at: datetime | None = None,
         by_user_id: int | None = None,
         by: str | None = None,
+        approving_since: datetime | None = None,
     ) -> bool:
-        """Change the status only if it is still `was`: True for exactly one of racers."""
+        """Change the status only if it is still `was`: True for exactly one of racers.
+
+        Moving to `approving` stamps `approving_since` (required then); any other move
+        clears it, so only a release in `approving` carries one.
+        """
 
     async def mark_staged_file_forwarded(self, file_id: int, at: datetime) -> None: ...
 

@@ -44,7 +44,7 @@ async def test_0007_builds_concurrently_on_a_big_table_and_plainly_on_a_small_on
         assert await _valid(engine) == {}
         statements = Statements(engine)
         await migrate.upgrade(engine)
-        assert await migrate.current(engine) == "0007"
+        assert await migrate.current(engine) == migrate.head()
         assert await _valid(engine) == dict.fromkeys(INDEXES, True)
     finally:
         await engine.dispose()

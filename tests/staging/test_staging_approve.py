@@ -22,7 +22,7 @@ from service.staging.approve import Approvals
 from service.staging.area import FileStagingArea
 from service.staging.intake import Intake
 from service.staging.proof import Confirmations, Proof, TotpProof
-from service.staging.review import reject_staged, sweep
+from service.staging.review import StagedSweep, reject_staged, sweep
 from service.store import SqlStore
 from service.store.records_staging import StagedReleaseRecord
 
@@ -260,9 +260,9 @@ async def test_sweep_expires_overdue_releases_after_seven_days(
     await team(accounts, store, clock)
     release = await stage(intake, store)
     clock.advance(timedelta(days=7).total_seconds() - 1)
-    assert await sweep(deps, area) == []
+    assert await sweep(deps, area) == StagedSweep()
     clock.advance(1)
-    [expired] = await sweep(deps, area)
+    [expired] = (await sweep(deps, area)).expired
     assert expired.id == release.id
     assert await _status(store, release.id) == "expired"
     assert list(area.root.iterdir()) == []

@@ -1,4 +1,4 @@
-"""`mintgate staged list | reject` against the configured database and staging directory."""
+"""`mintgate staged list | reject | sweep` against the configured database and staging directory."""
 
 from __future__ import annotations
 
@@ -45,6 +45,11 @@ async def test_list_shows_what_waits_and_reject_discards_it(
     assert list(intake.area.root.iterdir()) == []  # type: ignore[attr-defined]
     assert await _cli(["staged", "reject", str(release.id), "--reason", "again"]) == 1
     assert "(staged-release-decided)" in capsys.readouterr().err
+    assert await _cli(["staged", "sweep"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "mintgate: 0 staged release(s) expired",
+        "mintgate: 0 stalled approval(s) put back to waiting",
+    ]
     assert await _cli(["staged", "list"]) == 0
     assert "no staged releases" in capsys.readouterr().out
 

@@ -73,8 +73,14 @@ async def test_a_release_is_decided_once_and_a_decided_version_opens_a_new_one(
         first = await tx.open_staged_release(
             project_id, "sample", "1.0", now=NOW, expires_at=NOW + timedelta(days=1)
         )
-        assert await tx.move_staged_release(first.id, "staged", "approving")
-        assert not await tx.move_staged_release(first.id, "staged", "approving")
+        for won in (True, False):
+            moved = await tx.move_staged_release(
+                first.id, "staged", "approving", approving_since=NOW
+            )
+            assert moved is won
+        claimed = await tx.staged_release(first.id)
+        assert claimed is not None
+        assert claimed.approving_since == NOW
         assert await tx.move_staged_release(
             first.id, "approving", "approved", at=NOW, by_user_id=None, by="alice"
         )
@@ -86,6 +92,7 @@ async def test_a_release_is_decided_once_and_a_decided_version_opens_a_new_one(
     assert second.id != first.id
     assert decided is not None
     assert (decided.status, decided.decided_by, decided.decided_at) == ("approved", "alice", NOW)
+    assert decided.approving_since is None  # only a release in `approving` carries one
 
 
 async def test_an_approval_challenge_is_used_once_and_not_after_it_expires(

@@ -140,3 +140,56 @@ async def test_0002_upgrades_a_populated_0001_database(database: Database) -> No
             assert (await tx.exposure(alice.id)).any is False
     finally:
         await store.close()
+
+
+def _staged_release_indexes(conn: Connection) -> set[str]:
+    return {str(i["name"]) for i in inspect(conn).get_indexes("staged_releases")}
+
+
+async def test_0008_stamps_approvals_already_under_way_and_downgrades_cleanly(
+    database: Database,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    then = datetime(2026, 11, 25, tzinfo=UTC)
+    engine = database.engine()
+    try:
+        await migrate.upgrade(engine)
+        async with engine.connect() as conn:
+            indexes = await conn.run_sync(_staged_release_indexes)
+        await migrate.downgrade(engine, "0007")
+        async with engine.connect() as conn:
+            # SQLite rebuilds the table to drop the column: its indexes come back with it.
+            assert await conn.run_sync(_staged_release_indexes) == indexes
+        async with engine.begin() as conn:
+            # What a process that died mid-approval under 0007 left behind.
+            await conn.execute(
+                text(
+                    "INSERT INTO projects (name, normalized_name, created_at,"
+                    " two_factor_required) VALUES ('Sample', 'sample', :t, false)"
+                ),
+                {"t": then},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO staged_releases (project_id, project, version, status,"
+                    " staged_at, expires_at) SELECT id, 'sample', '1.0', 'approving', :t, :t"
+                    " FROM projects"
+                ),
+                {"t": then},
+            )
+        before = datetime.now(UTC)
+        await migrate.upgrade(engine)
+    finally:
+        await engine.dispose()
+    store = await open_store(database.url, **database.options)
+    try:
+        async with store.transaction() as tx:
+            [stuck] = await tx.staged_releases(None, ("approving",))
+    finally:
+        await store.close()
+    # Stamped with the migration's time: the sweep recovers it once the bound has passed.
+    assert stuck.approving_since is not None
+    assert before - timedelta(seconds=1) <= stuck.approving_since <= datetime.now(UTC)
