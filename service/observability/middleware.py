@@ -1,6 +1,7 @@
-"""One ASGI middleware per app: a request id for every log line, per-route latency,
+"""One ASGI middleware per app: request ids, per-route latency, and the address gate.
 
-and the per-address rate limits (`gate`) asked inside it, so a 429 is timed and
+Every request gets an id for its log lines and is timed per route template; the
+per-address rate limits (`gate`) are asked inside, so a 429 is timed and
 carries a request id like any answer.
 
 Pure ASGI rather than BaseHTTPMiddleware: no extra task per request, and
