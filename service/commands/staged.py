@@ -5,7 +5,8 @@ stop a release). `approve` acts as a maintainer (--as) and needs that
 maintainer's authenticator code, read from a prompt or standard input: holding
 the database is not enough to publish. `sweep` expires overdue releases and
 deletes their files, and puts a release whose approval stalled (the approving
-process died mid-forward) back to waiting; run it from cron where
+process died mid-forward) back to waiting, and deletes files left in the
+staging area by an upload that died before recording them; run it from cron where
 MINTGATE_STAGING_DIR is mounted.
 """
 
@@ -56,7 +57,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     reject.add_argument("release_id", type=int)
     reject.add_argument("--reason", required=True)
     actions.add_parser(
-        "sweep", help="expire overdue staged releases, delete their files, recover stalled ones"
+        "sweep",
+        help="expire overdue staged releases, delete their files, recover stalled ones,"
+        " delete orphaned files",
     )
 
 
@@ -92,6 +95,7 @@ async def _run(args: argparse.Namespace, settings: Settings, code: str | None) -
             swept = await review.sweep(deps, area)
             print(f"mintgate: {len(swept.expired)} staged release(s) expired")
             print(f"mintgate: {len(swept.recovered)} stalled approval(s) put back to waiting")
+            print(f"mintgate: {len(swept.orphans)} orphaned file(s) removed from the staging area")
             return 0
         assert code is not None
         return await _approve(settings, store, args.release_id, args.username, args.digest, code)

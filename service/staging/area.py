@@ -15,6 +15,7 @@ import re
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -22,6 +23,8 @@ from anyio import to_thread
 
 CHUNK = 256 * 1024
 KEY = re.compile(r"^[0-9a-f]{32}$")
+# A write in progress (or abandoned by a process that died): see FileStagingArea.put.
+PARTIAL = re.compile(r"^\.[0-9a-f]{32}\.partial$")
 
 
 class StagedFileMissing(Exception):
@@ -47,6 +50,12 @@ class StagingArea(Protocol):
 
     async def remove(self, key: str) -> None:
         """Gone, whether or not it was there."""
+
+    async def keys_before(self, cutoff: datetime) -> list[str]:
+        """Keys of files (finished or partly written) last modified before `cutoff`.
+
+        Each is accepted by `remove`; a partly written file never by `read`.
+        """
 
 
 class FileStagingArea:
@@ -103,11 +112,36 @@ class FileStagingArea:
         return Stored(key, size, digest.hexdigest())
 
     async def remove(self, key: str) -> None:
-        try:
-            path = self._path(key)
-        except StagedFileMissing:
+        # A partial name only ever comes from keys_before, never from the database.
+        if not (KEY.fullmatch(key) or PARTIAL.fullmatch(key)):
             return
+        path = self.root / key
         await to_thread.run_sync(lambda: path.unlink(missing_ok=True))
+
+    async def keys_before(self, cutoff: datetime) -> list[str]:
+        return await to_thread.run_sync(_names_before, self.root, cutoff.timestamp())
+
+
+def _names_before(root: Path, cutoff: float) -> list[str]:
+    # Only names put() makes, and only regular files: a symlink or directory planted in
+    # the area is neither listed nor followed, so nothing outside it is ever removed.
+    try:
+        with os.scandir(root) as listing:
+            entries = list(listing)
+    except FileNotFoundError:
+        return []
+    names = []
+    for entry in entries:
+        if not (KEY.fullmatch(entry.name) or PARTIAL.fullmatch(entry.name)):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                names.append(entry.name)
+        except FileNotFoundError:  # removed meanwhile (an approval, a rejection)
+            continue
+    return sorted(names)
 
 
 def _create(path: Path) -> BinaryIO:

@@ -1,4 +1,5 @@
-"""Maintainers' view of staged releases: list, show, reject; and the sweep (expiry, stalls).
+"""Maintainers' view of staged releases: list, show, reject; and the sweep (expiry, stalls,
+orphaned files).
 
 Each function is one transaction (plus file removal after it) and returns a
 result or a Refusal. Only maintainers of a project (owners included) see or
@@ -7,6 +8,7 @@ decide its staged releases; deciding needs 2FA on the account.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,6 +28,11 @@ SWEEPER = Context(actor="mintgate:staging-sweep")
 # An approval claims its release, then forwards the files: minutes for large ones, never
 # an hour. A release in `approving` longer than this lost the process approving it.
 APPROVAL_STALLED = timedelta(hours=1)
+# Intake writes a file, then records it: a file no row names may be an upload recorded in a
+# moment (or still being written, minutes for large ones). Older than this, its intake died.
+ORPHAN_AFTER = timedelta(days=1)
+
+log = logging.getLogger(__name__)
 
 
 def _missing(release_id: int) -> Refusal:
@@ -133,15 +140,18 @@ async def _reject(
 
 @dataclass(frozen=True, slots=True)
 class StagedSweep:
-    """What one `staged sweep` did: releases expired, and stalled approvals put back."""
+    """What one `staged sweep` did: releases expired, stalled approvals put back, and the
+    keys of orphaned files removed."""
 
     expired: list[StagedReleaseRecord] = field(default_factory=list)
     recovered: list[StagedReleaseRecord] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)
 
 
 async def sweep(deps: Deps, area: StagingArea) -> StagedSweep:
-    """Expire every waiting release past its time and delete its files, and put back every
-    approval stalled past APPROVAL_STALLED (cron: `staged sweep`)."""
+    """Expire every waiting release past its time and delete its files, put back every
+    approval stalled past APPROVAL_STALLED, and delete files no staged file names that are
+    older than ORPHAN_AFTER (cron: `staged sweep`)."""
     now = deps.now()
     async with deps.store.transaction() as tx:
         due = [r for r in await tx.staged_releases(None, ("staged",)) if r.expired(now)]
@@ -172,7 +182,20 @@ async def sweep(deps: Deps, area: StagingArea) -> StagedSweep:
         expired.append(release)
     # A stalled release past its expiry is expired by the next sweep, once it waits again.
     recovered = [r for r in stalled if await _recover(deps, r)]
-    return StagedSweep(expired=expired, recovered=recovered)
+    return StagedSweep(expired=expired, recovered=recovered, orphans=await _orphans(deps, area))
+
+
+async def _orphans(deps: Deps, area: StagingArea) -> list[str]:
+    """Remove files their intake wrote but died before recording; their keys."""
+    old = await area.keys_before(deps.now() - ORPHAN_AFTER)
+    # Read after listing: a file recorded in between is named here, and stays.
+    async with deps.store.transaction() as tx:
+        named = await tx.named_storage_keys(old)
+    orphans = [key for key in old if key not in named]
+    for key in orphans:
+        await area.remove(key)
+        log.info("staging area: removed orphaned file %s", key)
+    return orphans
 
 
 def _stalled(release: StagedReleaseRecord, now: datetime) -> bool:

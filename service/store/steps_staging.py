@@ -62,6 +62,9 @@ class StagingSteps(Protocol):
 
     async def version_approved(self, project_id: int, version: str) -> bool: ...
 
+    async def named_storage_keys(self, keys: Sequence[str]) -> set[str]:
+        """Those of `keys` that some staged file names, whatever its release's status."""
+
     async def move_staged_release(
         self,
         release_id: int,
