@@ -210,9 +210,9 @@ def lookup_value(claims: Claims, claim: str) -> str | Refusal:
 def first_missing(claims: Claims, names: Iterable[str]) -> Refusal | None:
     """The refusal for the first required claim that is absent or not a non-empty string."""
     for name in names:
-        value = claims.get(name)
-        if not isinstance(value, str) or not value:
-            return refuse(name, "a non-empty string", value)
+        value = string_claim(claims, name)
+        if isinstance(value, Refusal):
+            return value
     return None
 
 

@@ -159,30 +159,35 @@ async def sweep(deps: Deps, area: StagingArea) -> StagedSweep:
         stalled = [r for r in await tx.staged_releases(None, ("approving",)) if _stalled(r, now)]
     for release in rejected:  # rejected where no staging area was at hand
         await _discard(area, release)
-    expired = []
-    for release in due:
-        async with deps.store.transaction() as tx:
-            # One at a time, conditionally: an approval that claimed it meanwhile wins.
-            if not await tx.move_staged_release(release.id, "staged", "expired", at=now):
-                continue
-            await audit(
-                tx,
-                deps,
-                SWEEPER,
-                "staged:expired",
-                project=release.project,
-                release_id=release.id,
-                version=release.version,
-                files=[f.filename for f in release.files],
-            )
-            people = await notices.maintainers(tx, release.project_id)
-        await _discard(area, release)
-        detail = f"{release.project} {release.version}, staged {release.staged_at:%Y-%m-%d}"
-        await deps.notify(*notices.to_all(people, "release-expired", detail))
-        expired.append(release)
+    expired = [r for r in due if await _expire(deps, area, r, now)]
     # A stalled release past its expiry is expired by the next sweep, once it waits again.
     recovered = [r for r in stalled if await _recover(deps, r)]
     return StagedSweep(expired=expired, recovered=recovered, orphans=await _orphans(deps, area))
+
+
+async def _expire(
+    deps: Deps, area: StagingArea, release: StagedReleaseRecord, now: datetime
+) -> bool:
+    """Expire one overdue release and delete its files; False if it no longer waited."""
+    async with deps.store.transaction() as tx:
+        # One at a time, conditionally: an approval that claimed it meanwhile wins.
+        if not await tx.move_staged_release(release.id, "staged", "expired", at=now):
+            return False
+        await audit(
+            tx,
+            deps,
+            SWEEPER,
+            "staged:expired",
+            project=release.project,
+            release_id=release.id,
+            version=release.version,
+            files=[f.filename for f in release.files],
+        )
+        people = await notices.maintainers(tx, release.project_id)
+    await _discard(area, release)
+    detail = f"{release.project} {release.version}, staged {release.staged_at:%Y-%m-%d}"
+    await deps.notify(*notices.to_all(people, "release-expired", detail))
+    return True
 
 
 async def _orphans(deps: Deps, area: StagingArea) -> list[str]:
