@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from service import defaults as packaged
 from service import envparse as parse
 from service.envparse import EnvReader, SettingsError
 from service.observability.clientip import Network, parse_networks
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
 
 __all__ = ["CONFIG_DIR", "Settings", "SettingsError"]
 
-# The repository's config/ folder: the quick start runs from a checkout or an
-# editable install, and these are its defaults.
+# The repository's config/ folder: the editable examples. The defaults are the
+# package's own (service.defaults), so an installed wheel starts outside a checkout.
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "config"
 
 MAX_TOKEN_TTL = 3600
@@ -91,8 +92,8 @@ class Settings:
     token_audience: str = "mintgate-upload"
     host: str = "127.0.0.1"
     port: int = 8000
-    issuers_file: Path = CONFIG_DIR / "issuers.toml"
-    publishers_file: Path = CONFIG_DIR / "publishers.example.toml"
+    issuers_file: Path = packaged.ISSUERS
+    publishers_file: Path = packaged.PUBLISHERS
     # Where the exchange finds trusted publishers: "toml" (publishers_file, the embedded
     # default) or "database" (database_url; pending publishers and last use need it).
     trust_source: str = "toml"
@@ -117,7 +118,7 @@ class Settings:
     workers: int = 1
     database_url: str = DEFAULT_DATABASE_URL
     pwned_passwords_url: str | None = "https://api.pwnedpasswords.com"
-    common_passwords_file: Path = CONFIG_DIR / "common-passwords.txt"
+    common_passwords_file: Path = packaged.COMMON_PASSWORDS
     secret_key_file: Path | None = None
     # WebAuthn: credentials are bound to the RP id; assertions must come from the origin.
     webauthn_rp_id: str = "localhost"

@@ -14,7 +14,7 @@ from argon2.profiles import RFC_9106_LOW_MEMORY
 
 from service.accounts.breach import PwnedPasswords
 from service.accounts.passwords import PasswordPolicy, Passwords, load_common
-from service.settings import CONFIG_DIR
+from service.defaults import COMMON_PASSWORDS
 
 pytestmark = pytest.mark.anyio
 
@@ -65,7 +65,7 @@ def test_the_shipped_list_has_ten_thousand_long_enough_entries(common: frozenset
     assert len(common) == 10_000
     assert all(len(p) >= 8 for p in common)
     assert {"password", "baseball", "1qaz2wsx"} <= common
-    assert load_common(CONFIG_DIR / "common-passwords.txt") == common  # comments skipped
+    assert load_common(COMMON_PASSWORDS) == common  # comments skipped
 
 
 def _policy(client: httpx.AsyncClient, common: frozenset[str]) -> PasswordPolicy:

@@ -11,8 +11,8 @@ from service.accounts.accounts import Accounts
 from service.accounts.core import Deps
 from service.accounts.passwords import load_common
 from service.apitokens.keys import RootKey, generate_pem, load_root_key
+from service.defaults import COMMON_PASSWORDS
 from service.issuers import Issuers, load_issuers
-from service.settings import CONFIG_DIR
 from service.store import SqlStore
 
 __all__ = ["database", "pg_store", "postgres", "store"]
@@ -20,7 +20,7 @@ __all__ = ["database", "pg_store", "postgres", "store"]
 
 @pytest.fixture(scope="session")
 def common() -> frozenset[str]:
-    return load_common(CONFIG_DIR / "common-passwords.txt")
+    return load_common(COMMON_PASSWORDS)
 
 
 @pytest.fixture

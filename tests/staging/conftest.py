@@ -12,7 +12,7 @@ from store.store_fixtures import database, pg_store, postgres, store
 from service.accounts.accounts import Accounts
 from service.accounts.core import Deps
 from service.accounts.passwords import load_common
-from service.settings import CONFIG_DIR
+from service.defaults import COMMON_PASSWORDS
 from service.staging.approve import Approvals
 from service.staging.area import FileStagingArea
 from service.staging.intake import Intake
@@ -24,7 +24,7 @@ __all__ = ["database", "pg_store", "postgres", "store"]
 
 @pytest.fixture(scope="session")
 def common() -> frozenset[str]:
-    return load_common(CONFIG_DIR / "common-passwords.txt")
+    return load_common(COMMON_PASSWORDS)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Incident response: frozen publishers, stage-only publishers, project states, minted-token log (issue 21).
+"""Incident response: frozen and stage-only publishers, project states, minted tokens.
 
 Revision ID: 0010
 Revises: 0009
