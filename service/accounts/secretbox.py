@@ -79,9 +79,13 @@ def load_secret_box(path: Path) -> SecretBox:
 
 
 def ephemeral_secret_box() -> SecretBox:
+    # The one warning for a missing MINTGATE_SECRET_KEY_FILE: the web forms' CSRF key is
+    # derived from the same file (service/web/csrf.py), so it names that consequence too.
     log.warning(
-        "NO SECRET KEY CONFIGURED: TOTP secrets are encrypted with an ephemeral key that dies "
-        "with this process. After a restart no enrolled authenticator app will work and users "
-        "must fall back to recovery codes. Set MINTGATE_SECRET_KEY_FILE for anything but a demo."
+        "NO SECRET KEY CONFIGURED: TOTP secrets are encrypted, and web form tokens signed, with "
+        "keys that die with this process. After a restart no enrolled authenticator app will "
+        "work (users must fall back to recovery codes), and forms opened before it, or served "
+        "by another worker or replica, are refused. Set MINTGATE_SECRET_KEY_FILE for anything "
+        "but a demo."
     )
     return SecretBox(AESGCM.generate_key(bit_length=256))

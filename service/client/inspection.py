@@ -66,7 +66,7 @@ def _guess(token: str) -> str:
         return "it looks like a PyPI API token"
     if token.startswith("eyJ"):
         return "it looks like a bare JWT, perhaps a CI OIDC credential"
-    return f"mintgate tokens start with {PREFIX!r}"
+    return f"minted tokens start with {PREFIX!r}, API tokens with {API_PREFIX!r}"
 
 
 def _b64(part: str) -> bytes:

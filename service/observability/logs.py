@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "mintgate_request_id", default=None
@@ -28,7 +28,13 @@ REDACTED = "[redacted]"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 # Attributes every LogRecord has; anything else was passed as `extra` and is an event field.
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id"}
+# Except uvicorn's `color_message`: the message again, with ANSI escapes for a terminal.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",
+}
 
 
 def redact(text: str) -> str:
@@ -79,6 +85,14 @@ def _request_id(record: logging.LogRecord) -> str | None:
 def _iso(created: float) -> str:
     seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
     return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+
+
+def default_format(stream: TextIO) -> str:
+    """Without MINTGATE_LOG_FORMAT: text for a person at a terminal, JSON for a collector."""
+    try:
+        return "text" if stream.isatty() else "json"
+    except ValueError:  # a closed stream
+        return "json"
 
 
 def formatter(kind: str) -> logging.Formatter:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +21,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from starlette.requests import Request
 from starlette.responses import Response
-
-log = logging.getLogger(__name__)
 
 FIELD = "csrf_token"
 NONCE_BYTES = 32
@@ -37,7 +34,7 @@ def derive_key(secret_key_file: Path | None) -> bytes:
     """The HMAC key: derived (HKDF) from MINTGATE_SECRET_KEY_FILE, so every worker and
     replica agrees and no second secret is needed; per process when that is unset."""
     if secret_key_file is None:
-        log.warning("no MINTGATE_SECRET_KEY_FILE: web form tokens use a per-process key")
+        # No warning of its own: the secret box's one warning about the missing file says it.
         return secrets.token_bytes(32)
     # The file was already validated when the secret box was loaded at start-up.
     material = secret_key_file.read_bytes().strip()

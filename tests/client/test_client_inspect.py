@@ -107,7 +107,9 @@ def test_control_characters_in_claims_are_escaped(capsys: pytest.CaptureFixture[
 
 
 GARBAGE = [
-    pytest.param("hello", "mintgate tokens start with 'mintgate_'", id="text"),
+    pytest.param(
+        "hello", "minted tokens start with 'mintgate_', API tokens with 'mgapi_'", id="text"
+    ),
     pytest.param("pypi-AgEIcHlwaS5vcmc", "looks like a PyPI API token", id="pypi-token"),
     pytest.param("eyJhbGciOiJSUzI1NiJ9.e30.c2ln", "looks like a bare JWT", id="bare-jwt"),
     pytest.param(PREFIX + "nodots_AbC123", "no JWT", id="prefix-no-jwt"),
