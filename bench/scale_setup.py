@@ -60,6 +60,7 @@ PUBLISHERS_TOML = """[[project.sampleproject.publisher]]
 provider = "github"
 repository = "octo-org/sampleproject"
 repository_owner_id = "1234567"
+repository_id = "99999"
 workflow = "release.yml"
 environment = "pypi"
 refs = ["refs/tags/v*"]

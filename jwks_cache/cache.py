@@ -4,8 +4,11 @@ Rules, per issuer:
 - fresh keys (age < ttl) answer from a dict, with no await and no lock;
 - one upstream fetch at a time (single flight): every caller that needs a
   refresh awaits the same task, shielded so a cancelled caller cannot cancel it;
-- an unknown kid forces a refresh at most once per `unknown_kid_cooldown`
-  since the last refresh, so random kids cannot drive traffic to the issuer;
+- an unknown kid on fresh keys forces a refresh at most once per
+  `unknown_kid_cooldown` since the last refresh an unknown kid caused, so random
+  kids cannot drive traffic to the issuer. Only those refreshes arm it: the first
+  fetch and TTL refreshes do not, or a key rotated just after we fetched would be
+  refused for a whole cooldown;
 - a failed fetch never replaces keys; cached keys younger than `max_stale`
   keep being served (stale-if-error);
 - retry backoff after a failure: no upstream attempt for
@@ -89,7 +92,7 @@ class JWKSCache:
         self.stats = CacheStats()
         self._entries: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
-        self._last_refresh: dict[str, float] = {}
+        self._unknown_at: dict[str, float] = {}  # when an unknown kid last caused a refresh
         self._failures: dict[str, int] = {}
         self._retry_at: dict[str, float] = {}
         self._last_error: dict[str, str] = {}
@@ -121,16 +124,17 @@ class JWKSCache:
         if entry is not None and now - entry.fetched_at < entry.ttl:
             # Fresh keys without this kid: maybe a rotation, maybe a kid sprayed at us.
             if not joining:
-                if now - self._last_refresh.get(issuer, -math.inf) < self._cooldown:
+                if now - self._unknown_at.get(issuer, -math.inf) < self._cooldown:
                     self.stats.cooldown_hits += 1
                     raise KeyNotFound(f"issuer {issuer!r} has no key {_short(kid)}")
                 if now < self._retry_at.get(issuer, -math.inf):
                     raise KeyNotFound(
                         f"issuer {issuer!r} has no key {_short(kid)} (issuer unreachable)"
                     )
-            await self._refresh(issuer)
+                self._unknown_at[issuer] = now
+            await self._refresh(issuer, kid)
         elif joining or now >= self._retry_at.get(issuer, -math.inf):
-            await self._refresh(issuer)
+            await self._refresh(issuer, kid)
         return self._serve(issuer, kid)
 
     def _serve(self, issuer: str, kid: str) -> Key:
@@ -150,10 +154,10 @@ class JWKSCache:
             self.stats.stale_serves += 1
         return key
 
-    async def _refresh(self, issuer: str) -> None:
+    async def _refresh(self, issuer: str, kid: str) -> None:
         task = self._inflight.get(issuer)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._load(issuer))
+            task = asyncio.get_running_loop().create_task(self._load(issuer, kid))
             self._inflight[issuer] = task
             task.add_done_callback(lambda done: self._forget(issuer, done))
         # shield: a caller that gives up (client gone, request timeout) must not
@@ -164,10 +168,13 @@ class JWKSCache:
         if self._inflight.get(issuer) is task:
             del self._inflight[issuer]
 
-    async def _load(self, issuer: str) -> None:
-        """The single-flight body. Never raises: outcomes land in self._entries/_last_error."""
-        self._last_refresh[issuer] = self._clock()
-        if await self._load_shared(issuer):
+    async def _load(self, issuer: str, kid: str) -> None:
+        """The single-flight body. Never raises: outcomes land in self._entries/_last_error.
+
+        `kid` is the one the starting caller needs: a shared document without it (another
+        replica fetched before the issuer rotated) does not stand in for the issuer.
+        """
+        if await self._load_shared(issuer) and kid in self._entries[issuer].keys:
             return
         self.stats.fetches += 1
         try:

@@ -124,6 +124,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     accounts_api = replace(
         accounts_api,
         staging=staging_approvals(settings.staging, accounts_api.accounts, client, accounts_api.rp),
+        revocations=revocations,
     )
     exchange = Exchange(
         issuers=issuers,

@@ -31,7 +31,15 @@ from service.publishers.base import (
     lookup_value,
 )
 from service.replay import ReplayStore, ReplayUnavailable
-from service.trust import Trusted, TrustStore, TrustUnavailable
+from service.trust import (
+    PROJECT_ARCHIVED,
+    PROJECT_QUARANTINED,
+    PUBLISHER_FROZEN,
+    FrozenTrust,
+    Trusted,
+    TrustStore,
+    TrustUnavailable,
+)
 from service.trust.pending import PendingTrust, adopt
 
 log = logging.getLogger(__name__)
@@ -218,14 +226,20 @@ class Exchange:
         projects: list[str] = []
         matches: list[Match] = []
         reasons: list[str] = []
+        matched: list[Trusted] = []
         for trusted in candidates:
             outcome = trusted.publisher.verify(claims, now=now)
             if isinstance(outcome, Match):
-                projects.append(trusted.project)
+                matched.append(trusted)
                 matches.append(outcome)
-                used.append(trusted)
             elif outcome.description not in reasons:
                 reasons.append(outcome.description)
+        in_state = _by_project_state(matched, matches)
+        if isinstance(in_state, Refusal):
+            return in_state
+        matched, matches = in_state
+        projects = [t.project for t in matched]
+        used.extend(matched)
         if not matches and self.pending is not None:
             # Only when no trusted publisher matched: a pending one never adds a project
             # to a grant an existing project's publisher already earned.
@@ -235,6 +249,10 @@ class Exchange:
             if adopted is not None:
                 projects, matches = [adopted[0].project], [adopted[1]]
                 used.append(adopted[0])
+        if not matches:
+            frozen = await self._frozen(issuer, lookup_key, claims, now)
+            if frozen is not None:
+                return frozen
         if not matches and not candidates:
             shown = str(claims[lookup_claim])[:200]
             return Refusal(
@@ -248,13 +266,72 @@ class Exchange:
                 INVALID_PUBLISHER,
                 f"valid token, but no corresponding publisher: {shown}{more}",
             )
+        pinned = await self._pin_first_use(used, matches)
+        if pinned is not None:
+            return pinned
         return Grant(
             subject=f"{provider}:{claims['sub']}",
             provider=provider,
             projects=projects,
             publishers=[m.publisher for m in matches],
             provenance=matches[0].provenance,
+            stage_only=[t.project for t in used if t.stage_only],
         )
+
+    async def _pin_first_use(
+        self, used: Sequence[Trusted], matches: Sequence[Match]
+    ) -> Refusal | None:
+        """Pin each matched GitHub publisher that names no repository_id to this token's.
+
+        Before the replay record and the signature: a store that cannot record the pin
+        raises TrustUnavailable (503), so nothing is ever minted unpinned.
+        """
+        for trusted, match in zip(used, matches, strict=True):
+            if match.first_use_repository_id is not None:
+                refused = await self.trust.pin_repository_id(trusted, match.first_use_repository_id)
+                if refused is not None:
+                    return refused
+        return None
+
+    async def _frozen(
+        self, issuer: str, lookup_key: str, claims: Claims, now: int
+    ) -> Refusal | None:
+        """Why nothing matched, when a frozen entry would have: said, never trusted."""
+        if not isinstance(self.trust, FrozenTrust):
+            return None
+        for entry in await self.trust.frozen_for(issuer, lookup_key):
+            if isinstance(entry.publisher.verify(claims, now=now), Match):
+                return Refusal(
+                    PUBLISHER_FROZEN,
+                    f"valid token, but the trusted publisher of project {entry.project!r} is"
+                    " frozen by its owners or the operator (incident response); it mints nothing"
+                    " until it is unfrozen",
+                )
+        return None
+
+
+def _by_project_state(
+    matched: Sequence[Trusted], matches: Sequence[Match]
+) -> tuple[list[Trusted], list[Match]] | Refusal:
+    """Archived projects leave the grant; a quarantined one refuses the whole mint.
+
+    Quarantine says the run itself is suspect, so it earns no token for any project.
+    """
+    quarantined = sorted({t.project for t in matched if t.project_state == "quarantined"})
+    if quarantined:
+        return Refusal(
+            PROJECT_QUARANTINED,
+            f"valid token, but project {quarantined[0]!r} is quarantined: trusted publishing"
+            " is suspended for it",
+        )
+    kept = [(t, m) for t, m in zip(matched, matches, strict=True) if t.project_state == "active"]
+    if matched and not kept:
+        archived = sorted({t.project for t in matched})
+        return Refusal(
+            PROJECT_ARCHIVED,
+            f"valid token, but project {archived[0]!r} is archived: it accepts no new releases",
+        )
+    return [t for t, _ in kept], [m for _, m in kept]
 
 
 def replay_id(token: str, claims: Claims) -> str:

@@ -201,10 +201,16 @@ class Accounts:
     async def redeem_recovery_code(
         self, user_id: int, code: str, ctx: Context
     ) -> RecoveryAccepted | Refusal:
+        wrong = Refusal(INVALID_RECOVERY_CODE, "the recovery code is wrong or was used")
+        # Not the shape of any code we issue: refused before hashing or a look-up, with the
+        # same answer (and the same audit) as a wrong code, so its shape teaches nothing.
+        well_formed = recovery.well_formed(code)
         async with self.store.transaction() as tx:
-            if not await tx.redeem_recovery_code(user_id, recovery.hash_code(code), self._now()):
+            if not well_formed or not await tx.redeem_recovery_code(
+                user_id, recovery.hash_code(code), self._now()
+            ):
                 await self._audit(tx, ctx, "recovery-code:failed", user_id)
-                return Refusal(INVALID_RECOVERY_CODE, "the recovery code is wrong or was used")
+                return wrong
             remaining = await tx.unused_recovery_codes(user_id)
             # A recovery code is a second factor: it counts as a fresh confirmation.
             await tx.mark_two_factor(user_id, self._now())

@@ -31,6 +31,8 @@ class Context:
     actor_user_id: int | None = None
     ip: str | None = None
     user_agent: str | None = None
+    # The session acting, when a session acts: kept when turning 2FA on revokes the rest.
+    session_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

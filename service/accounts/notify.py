@@ -35,6 +35,10 @@ MESSAGES = {
         "A recovery code was used to sign in; generate a new set of codes",
     ),
     "password-changed": ("Password changed", "Your password was changed"),
+    "new-device-sign-in": (
+        "Sign-in from a new device",
+        "Your account was signed in from a device it was not signed in from before",
+    ),
     "token-created": ("New API token", "A new API token was created"),
     "publisher-added": ("New trusted publisher", "A trusted publisher was added"),
     "publisher-removed": ("Trusted publisher removed", "A trusted publisher was removed"),

@@ -27,9 +27,25 @@ def generate(count: int = COUNT) -> list[str]:
     return codes
 
 
+LENGTH = 16  # base32 characters of CODE_BYTES
+ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz234567")
+
+
 def normalize(code: str) -> str:
     """Accept what people type: any case, with or without dashes and spaces."""
     return "".join(ch for ch in code.lower() if ch not in "- ")
+
+
+def well_formed(code: str) -> bool:
+    """Could this be one of our codes? Checked before anything is hashed or looked up.
+
+    ASCII first: str.lower() maps some non-ASCII letters onto ASCII ones (the
+    Kelvin sign to "k"), and a code has only one spelling per character.
+    """
+    if not code.isascii():
+        return False
+    canonical = normalize(code)
+    return len(canonical) == LENGTH and set(canonical) <= ALPHABET
 
 
 def hash_code(code: str) -> str:

@@ -6,7 +6,8 @@ with 2FA gets a *pending* session from the password alone; only proving a
 second factor in that session (TOTP, recovery code, security key) makes it
 full. Each proof also stamps the session, so the recent-proof window of
 sensitive actions is judged per session: a proof made in one browser does
-not vouch for a stolen cookie used in another.
+not vouch for a stolen cookie used in another. A sign-in finished from a
+device the user never signed in from mails them a notice (devices.py).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
+from service.accounts import devices
 from service.accounts.accounts import INVALID_CREDENTIALS, Accounts
 from service.accounts.core import NOT_SIGNED_IN, Context, Deps, audit
 from service.accounts.housekeeping import Sweeper
@@ -51,7 +53,11 @@ class Authenticated:
 
     def context(self, ip: str | None, user_agent: str | None) -> Context:
         return Context(
-            actor=self.user.username, actor_user_id=self.user.id, ip=ip, user_agent=user_agent
+            actor=self.user.username,
+            actor_user_id=self.user.id,
+            ip=ip,
+            user_agent=user_agent,
+            session_id=self.session.id,
         )
 
 
@@ -62,6 +68,17 @@ class Started:
 
     def __repr__(self) -> str:
         return f"Started(<session {self.session.id}>)"
+
+
+@dataclass(frozen=True, slots=True)
+class Proven:
+    session: SessionRecord
+    # The device cookie to hand the browser after a sign-in from a device not known
+    # before (never logged); None when nothing is to be set.
+    device_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Proven(<session {self.session.id}>)"
 
 
 class Sessions:
@@ -87,10 +104,15 @@ class Sessions:
 
     async def start(self, user: UserRecord, ctx: Context) -> Started:
         now = self.deps.now()
-        pending = user.two_factor_enabled_at is not None
         session_id = new_session_id()
         await self.sweeper.maybe()
         async with self.deps.store.transaction() as tx:
+            # Whether 2FA is on, read again under a share lock: the password was checked
+            # in an earlier transaction, and a first method confirmed since then revokes
+            # every other session. Without the lock a login racing that enrolment could
+            # still add a full, password-only session after the revocation.
+            current = await tx.user_for_share(user.id) or user
+            pending = current.two_factor_enabled_at is not None
             session = await tx.add_session(
                 hash_session_id(session_id),
                 user.id,
@@ -120,23 +142,36 @@ class Sessions:
         return Authenticated(session, user)
 
     async def second_factor_proven(
-        self, auth: Authenticated, ctx: Context, method: str
-    ) -> SessionRecord | None:
+        self, auth: Authenticated, ctx: Context, method: str, *, device: str | None = None
+    ) -> Proven | None:
         """Stamp the session after the account layer accepted a second factor.
 
-        A pending session becomes full and gets the full lifetime from now on.
-        None when the session was revoked meanwhile.
+        A pending session becomes full and gets the full lifetime from now on: that
+        is a sign-in, and `device` is the browser's device cookie. A device the
+        user never signed in from gets a new cookie (Proven.device_token) and the
+        user a notice. None when the session was revoked meanwhile.
         """
         now = self.deps.now()
+        signing_in = auth.session.pending
         # Only the login's own proof extends the lifetime; a re-confirmation does not,
         # so a session cannot be kept alive forever.
-        expires = now + self.ttl if auth.session.pending else auth.session.expires_at
+        expires = now + self.ttl if signing_in else auth.session.expires_at
+        seen = None
         async with self.deps.store.transaction() as tx:
             if not await tx.prove_session_second_factor(auth.session.id, now, expires):
                 return None
-            event = "login:two-factor-ok" if auth.session.pending else "reconfirmed"
-            await audit(tx, self.deps, ctx, event, subject=auth.user.id, method=method)
-        return replace(auth.session, pending=False, second_factor_at=now, expires_at=expires)
+            details: dict[str, Any] = {"method": method}
+            if signing_in:
+                seen = await devices.sign_in_from(tx, auth.user.id, device, now)
+                details["known_device"] = seen.known
+            event = "login:two-factor-ok" if signing_in else "reconfirmed"
+            await audit(tx, self.deps, ctx, event, subject=auth.user.id, **details)
+        session = replace(auth.session, pending=False, second_factor_at=now, expires_at=expires)
+        if seen is None:
+            return Proven(session)
+        if not seen.known:
+            await self.deps.notify(devices.new_device_notice(auth.user, ctx, method, now))
+        return Proven(session, seen.token)
 
     async def logout(self, auth: Authenticated, ctx: Context) -> None:
         async with self.deps.store.transaction() as tx:

@@ -23,7 +23,7 @@ from service.accounts.projects import NOT_A_MAINTAINER, admitted, normalized
 from service.apitokens.issue import ApiTokenGrant, issue
 from service.apitokens.keys import RootKey
 from service.apitokens.status import StatusUnavailable
-from service.apitokens.verify import VerifiedApiToken
+from service.apitokens.verify import TRUSTED_PUBLISHING_ONLY, VerifiedApiToken
 from service.publishers.base import Refusal
 from service.store.base import AuditEvent, Store, StoreError, Transaction
 from service.store.records_publishing import ApiTokenRecord
@@ -67,6 +67,14 @@ async def create_token(
         user, exposure = admission
         if missing := sorted(set(names or ()) - set(exposure.projects)):
             return Refusal(NOT_A_MAINTAINER, f"you are not a maintainer of project {missing[0]}")
+        if closed := await _trusted_publishing_only(tx, names or ()):
+            # Refused here, not only at upload: a token that can never upload is a long-lived
+            # secret with no use, and its owner would learn so only when it is needed.
+            return Refusal(
+                TRUSTED_PUBLISHING_ONLY,
+                f"project {closed} accepts only trusted publishing: no API token can be made"
+                " for it (an all-projects token will not upload to it either)",
+            )
         try:
             grant = ApiTokenGrant(str(user.id), user.username, names, epoch + lifetime)
             issued = issue(root, grant, now=epoch)
@@ -93,6 +101,15 @@ async def create_token(
         )
     await deps.notify(Notice(user.email, user.username, "token-created", name))
     return CreatedToken(issued.token, record)
+
+
+async def _trusted_publishing_only(tx: Transaction, names: Sequence[str]) -> str | None:
+    """The first of `names` (normalised) that accepts only trusted publishing, if any."""
+    for name in sorted(names):
+        found = await tx.project_by_name(name)
+        if found is not None and found.trusted_publishing_only:
+            return name
+    return None
 
 
 async def list_tokens(deps: Deps, ctx: Context) -> list[ApiTokenRecord] | Refusal:

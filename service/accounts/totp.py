@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -61,20 +62,38 @@ def generate(secret: bytes, now: float) -> str:
     return _totp(secret).generate(now).decode()
 
 
+# What a person may type, and nothing else: ASCII spaces, tabs or a line end around
+# (a paste), exactly six ASCII digits, and at most one separator, a space or a
+# hyphen, in the middle where authenticator apps show a gap ("123 456"). str.isdigit
+# and int() take other scripts' digits (full-width U+FF10-FF19, Arabic-Indic...) and
+# str.strip() takes Unicode spaces: neither is used here. Every accepted spelling of
+# a code means the same six digits, and single use is keyed on the time step the
+# code matched (matching_step, RFC 6238 section 5.2), never on the text: no variant
+# of a used code can be a second use.
+AROUND = " \t\r\n"
+CODE = re.compile(r"([0-9]{3})[ -]?([0-9]{3})")
+
+
+def normalize(code: str) -> str | None:
+    """The six digits of a code as typed, or None when it is not one."""
+    found = CODE.fullmatch(code.strip(AROUND))
+    return None if found is None else found[1] + found[2]
+
+
 def matching_step(secret: bytes, code: str, now: float) -> int | None:
     """The time step within drift whose code this is, or None.
 
     The caller still has to check the step against the last one used: a
     correct code is not enough, it must also be new.
     """
-    code = code.replace(" ", "")
-    if len(code) != DIGITS or not code.isascii() or not code.isdigit():
+    canonical = normalize(code)
+    if canonical is None:
         return None
     totp = _totp(secret)
     current = step_at(now)
     for step in range(current - DRIFT, current + DRIFT + 1):
         try:
-            totp.verify(code.encode(), step * STEP)  # constant-time comparison inside
+            totp.verify(canonical.encode(), step * STEP)  # constant-time comparison inside
         except InvalidToken:
             continue
         return step

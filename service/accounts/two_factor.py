@@ -52,11 +52,28 @@ async def issue_recovery_codes(
 async def method_added(
     tx: Transaction, deps: Deps, ctx: Context, user: UserRecord, now: datetime
 ) -> RecoveryCodes:
-    """A method was just proven: the first one turns 2FA on and issues recovery codes."""
+    """A method was just proven: the first one turns 2FA on and issues recovery codes.
+
+    It also revokes every other session of the user: they were opened with the
+    password alone, and would otherwise stay full sessions that never proved the
+    factor now required (a stolen one among them). The session that proved the
+    method (ctx.session_id) stays.
+    """
     await tx.mark_two_factor(user.id, now)
     if user.two_factor_enabled_at is not None:
         return RecoveryCodes(())
     await tx.set_two_factor_enabled(user.id, now)
+    revoked = await tx.delete_sessions_of(user.id, keep=ctx.session_id)
+    if revoked:
+        await audit(
+            tx,
+            deps,
+            ctx,
+            "sessions:revoked",
+            subject=user.id,
+            reason="two-factor-enabled",
+            count=revoked,
+        )
     return await issue_recovery_codes(tx, deps, ctx, user.id)
 
 
@@ -142,7 +159,11 @@ async def _two_factor_off(tx: Transaction, deps: Deps, user_id: int) -> None:
 async def reset_two_factor(
     deps: Deps, ctx: Context, username: str, reason: str
 ) -> Removed | Refusal:
-    """Operator-assisted recovery, after the person proved who they are out of band."""
+    """Operator-assisted recovery, after the person proved who they are out of band.
+
+    Removes every method and recovery code and revokes every session of the user,
+    all in one transaction: the person signs in afresh and enrols again.
+    """
     if not reason.strip():
         return Refusal(REASON_REQUIRED, "say why (the ticket, how identity was checked)")
     async with deps.store.transaction() as tx:
@@ -151,6 +172,10 @@ async def reset_two_factor(
             return Refusal(NO_SUCH_USER, f"no user {username!r}")
         removed = await tx.clear_two_factor(user.id)
         await _two_factor_off(tx, deps, user.id)
+        # Every session goes in the same commit: the reset exists because someone else
+        # may hold the factors, and a session they hold must not outlive it to enrol
+        # its own authenticator and take the fresh recovery codes.
+        revoked = await tx.delete_sessions_of(user.id)
         await audit(
             tx,
             deps,
@@ -159,6 +184,7 @@ async def reset_two_factor(
             subject=user.id,
             reason=reason,
             methods_removed=removed,
+            sessions_revoked=revoked,
         )
     await deps.notify(Notice(user.email, user.username, "two-factor-reset", f"reason: {reason}"))
     return Removed("all", 0)

@@ -14,7 +14,7 @@ from service.settings import Settings
 from service.store import AuditRecord, Store
 
 NAME = "audit"
-HELP = "show the audit trail of a user, a project or an organization"
+HELP = "show the audit trail of a user, project or org"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

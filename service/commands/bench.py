@@ -25,7 +25,7 @@ from service.store.engine import create_engine, display_url
 from service.trust.seed import Plan, Seeded, SeedError, issuer_tables, render_issuers, seed
 
 NAME = "bench"
-HELP = "benchmark helpers: `bench seed` fills PostgreSQL with N projects, M publishers, K issuers"
+HELP = "benchmark helpers: seed PostgreSQL with test data"
 
 BAR_WIDTH = 30
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from service.commands import envhelp
 from service.commands.common import load_app
 
 NAME = "check"
-HELP = "load settings, issuers, publishers and keys, then exit (2 when anything is wrong)"
+HELP = "check the configuration as serve would, then exit"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    pass
+    envhelp.describe(parser, envhelp.service_variables(), 'README.md, "Configuration"')
 
 
 def run(args: argparse.Namespace) -> int:

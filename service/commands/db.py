@@ -16,7 +16,7 @@ from service.store import migrate
 from service.store.engine import create_engine, display_url
 
 NAME = "db"
-HELP = "database maintenance: `db upgrade` runs the migrations, `db sweep` removes expired rows"
+HELP = "database: upgrade, current revision, sweep"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +59,7 @@ async def _sweep(settings: Settings) -> int:
 async def _run(args: argparse.Namespace, url: str) -> int:
     engine = create_engine(url)
     try:
+        before = await migrate.current(engine)
         if args.db_action == "upgrade":
             await migrate.upgrade(engine, args.revision)
         revision = await migrate.current(engine)
@@ -67,5 +68,8 @@ async def _run(args: argparse.Namespace, url: str) -> int:
         return 1
     finally:
         await engine.dispose()
+    if revision != before:
+        # Alembic's own narration is silenced (service/cli.py): say here what changed.
+        print(f"mintgate: {display_url(url)} migrated from revision {before or 'none'}")
     print(f"mintgate: {display_url(url)} is at revision {revision or 'none'}")
     return 0

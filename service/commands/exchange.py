@@ -21,7 +21,7 @@ from service.client.outcome import Exit, Failure
 from service.client.sinks import to_file, to_github_output, to_stdout
 
 NAME = "exchange"
-HELP = "in CI: exchange the job's OIDC credential for an upload token (exit 0/1/2/3)"
+HELP = "in CI: trade the job's OIDC token for an upload token"
 TIMEOUT = 20.0
 
 

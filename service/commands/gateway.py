@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from service.commands import envhelp
+
 NAME = "gateway"
-HELP = "run the upload gateway in front of a registry (settings from MINTGATE_GATEWAY_*)"
+HELP = "run the upload gateway in front of a registry"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    pass
+    envhelp.describe(parser, envhelp.gateway_variables(), 'README.md, "Upload gateway"')
 
 
 def run(args: argparse.Namespace) -> int:

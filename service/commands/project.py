@@ -1,5 +1,6 @@
-"""mintgate project show NAME | require-2fa NAME [--off]: a project as the operator sees it,
-and the operator's per-project "2FA required" flag (for critical projects)."""
+"""mintgate project show NAME | require-2fa NAME [--off] | state NAME STATE: a project as the
+operator sees it, the operator's per-project "2FA required" flag (for critical projects), and
+its state (issue 21: active, archived, quarantined)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,17 @@ import asyncio
 import sys
 
 from service.accounts.core import Context, deps_for
+from service.accounts.project_state import operator_set_project_state
 from service.accounts.projects import NO_SUCH_PROJECT, normalized, set_two_factor_required
 from service.commands.common import connect, load_settings
 from service.commands.user import operator
 from service.publishers.base import Refusal
 from service.settings import Settings
 from service.store import Store
+from service.trust import PROJECT_STATES
 
 NAME = "project"
-HELP = (
-    "operator view of projects: `project show NAME`, `project require-2fa NAME [--off]`"
-    " holds its maintainers at enrolment until they have two-factor authentication"
-)
+HELP = "operator view of projects: show, require 2FA, state"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +32,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     flag.add_argument("name")
     flag.add_argument("--off", action="store_true", help="clear the requirement instead")
+    state = actions.add_parser(
+        "state",
+        help="set the project's state: archived (no uploads, no mints), quarantined (no trusted"
+        " publishing; maintainers' API tokens still upload) or active",
+    )
+    state.add_argument("name")
+    state.add_argument("state", choices=PROJECT_STATES)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +60,14 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             )
             if isinstance(changed, Refusal):
                 print(f"mintgate: {changed.description} ({changed.code})", file=sys.stderr)
+                return 1
+        if args.project_action == "state":
+            deps = deps_for(store, None, settings.smtp_from, settings.two_factor_required_from)
+            moved = await operator_set_project_state(
+                deps, Context(actor=operator()), args.name, args.state
+            )
+            if isinstance(moved, Refusal):
+                print(f"mintgate: {moved.description} ({moved.code})", file=sys.stderr)
                 return 1
         lines = await describe(store, args.name)
     finally:
@@ -81,6 +96,7 @@ async def describe(store: Store, name: str) -> list[str] | Refusal:
         f"project {project.name} ({project.normalized_name})",
         f"  2FA required: {_yes(project.two_factor_required)}",
         f"  trusted publishing only: {_yes(project.trusted_publishing_only)}",
+        f"  state: {project.state}",
     ]
     for member in members:
         state = "2FA" if member.two_factor_enabled else "no 2FA"

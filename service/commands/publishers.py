@@ -1,4 +1,5 @@
-"""mintgate publishers sync FILE: seed or update the database's trusted publishers from TOML."""
+"""mintgate publishers sync FILE: seed or update the database's trusted publishers from TOML;
+publishers freeze|unfreeze ID: the operator's incident tools (issue 21)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import sys
 from pathlib import Path
 
 from service.accounts.core import Context, deps_for
+from service.accounts.incident import operator_freeze, operator_unfreeze
 from service.accounts.publisher_sync import SyncReport, sync_publishers
-from service.commands.common import connect
+from service.commands import incident
+from service.commands.common import connect, load_settings
 from service.commands.user import operator
 from service.issuers import Issuers, load_issuers
+from service.publishers.base import Refusal
 from service.settings import Settings, SettingsError
 from service.trust.toml import TrustConfigError
 
 NAME = "publishers"
-HELP = "trusted publishers in the database: `publishers sync FILE` (TOML, as in config/)"
+HELP = "trusted publishers in the database: sync, freeze"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -26,9 +30,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="make the publishers this command added match FILE; owners' own publishers stay",
     )
     sync.add_argument("file", type=Path)
+    freeze = actions.add_parser(
+        "freeze",
+        help="freeze a publisher (by id) and revoke the unexpired tokens minted for it",
+    )
+    freeze.add_argument("publisher_id", type=int)
+    incident.add_window(freeze)
+    unfreeze = actions.add_parser(
+        "unfreeze", help="let a frozen publisher mint again (revoked tokens stay revoked)"
+    )
+    unfreeze.add_argument("publisher_id", type=int)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.publishers_action in ("freeze", "unfreeze"):
+        settings = load_settings()
+        if settings is None:
+            return 2
+        return asyncio.run(_incident(settings, args))
     try:
         settings = Settings.from_env()
         issuers = load_issuers(
@@ -55,6 +74,38 @@ async def _sync(settings: Settings, issuers: Issuers, path: Path) -> int:
     finally:
         await store.close()
     print("\n".join(render(report)))
+    return 0
+
+
+async def _incident(settings: Settings, args: argparse.Namespace) -> int:
+    store = await connect(settings)
+    if store is None:
+        return 2
+    ctx = Context(actor=operator())
+    try:
+        deps = deps_for(
+            store, settings.smtp_url, settings.smtp_from, settings.two_factor_required_from
+        )
+        if args.publishers_action == "unfreeze":
+            found = await operator_unfreeze(deps, ctx, args.publisher_id)
+            if isinstance(found, Refusal):
+                return incident.refused(found)
+            print(f"mintgate: publisher {found.id} ({found.spec.identity}) unfrozen")
+            return 0
+        async with incident.revocations(settings) as revocations:
+            if revocations is None:
+                return 2
+            frozen = await operator_freeze(
+                deps, ctx, revocations, args.publisher_id, incident.window(args)
+            )
+    finally:
+        await store.close()
+    if isinstance(frozen, Refusal):
+        return incident.refused(frozen)
+    print(
+        f"mintgate: publisher {frozen.publisher.id} ({frozen.publisher.spec.identity}) of"
+        f" {frozen.publisher.project} frozen; {frozen.revoked} tokens revoked"
+    )
     return 0
 
 

@@ -12,10 +12,7 @@ from service.commands.common import connect, load_settings
 from service.settings import Settings
 
 NAME = "report"
-HELP = (
-    "operator reports: `report no-2fa` lists project maintainers and organization members"
-    " without two-factor authentication"
-)
+HELP = "operator reports: who lacks two-factor"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

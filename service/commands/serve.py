@@ -5,16 +5,23 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sys
 from types import FrameType
 from typing import Any
 
+from service.commands import envhelp
 from service.commands.common import load_app
 from service.envparse import EnvReader, SettingsError
-from service.observability.logs import configure_logging, parse_log_format, worker_log_config
+from service.observability.logs import (
+    configure_logging,
+    default_format,
+    parse_log_format,
+    worker_log_config,
+)
 from service.observability.metrics import multiprocess_directory
 
 NAME = "serve"
-HELP = "run the service (settings from MINTGATE_* variables)"
+HELP = "run the service: token exchange, web pages, API"
 
 # What each worker process imports; it rebuilds the app from the same MINTGATE_* variables.
 APP_FACTORY = "service.asgi:app_from_env"
@@ -25,14 +32,15 @@ GRACEFUL_SHUTDOWN = 20
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    pass
+    envhelp.describe(parser, envhelp.service_variables(), 'README.md, "Configuration"')
 
 
 def run(args: argparse.Namespace) -> int:
     # Built here even with several workers, so a bad configuration (including
     # MINTGATE_WORKERS > 1 without shared keys and Redis) stops start-up with exit 2
     # before any worker is spawned. Logging first, so building the app logs in its format.
-    configure_logging(_log_format())
+    log_format = _log_format()
+    configure_logging(log_format)
     loaded = load_app()
     if loaded is None:
         return 2
@@ -64,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 APP_FACTORY,
                 factory=True,
                 workers=settings.workers,
-                log_config=worker_log_config(settings.log_format),
+                log_config=worker_log_config(log_format),
                 **common,
             )
     return 0
@@ -75,8 +83,9 @@ def _stopped(signum: int, frame: FrameType | None) -> None:
 
 
 def _log_format() -> str:
-    # Read again by Settings.from_env, which reports a bad value; until then, json.
+    # Read again by Settings.from_env, which reports a bad value; until then, the default.
     try:
-        return EnvReader(os.environ).get("LOG_FORMAT", parse_log_format, "json")
+        chosen = EnvReader(os.environ).get("LOG_FORMAT", parse_log_format, None)
     except SettingsError:
-        return "json"
+        chosen = None
+    return chosen or default_format(sys.stderr)

@@ -37,7 +37,7 @@ from service.store.records_staging import STAGED_STATUSES, StagedReleaseRecord
 from service.trust import normalize_project
 
 NAME = "staged"
-HELP = "staged releases: `staged list`, `staged approve ID --as USER --digest D`, `reject`, `sweep`"
+HELP = "staged releases: list, approve, reject, sweep"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

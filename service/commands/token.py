@@ -13,7 +13,7 @@ from service.client.inspection import decode, render
 from service.commands import token_admin
 
 NAME = "token"
-HELP = "explain a token (unverified), narrow an API token offline, list or revoke API tokens"
+HELP = "inspect, narrow, list or revoke tokens"
 _SPAN = re.compile(r"(\d+)([smhd])")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -12,7 +12,9 @@ import asyncio
 import sys
 
 from service.accounts.core import Context, deps_for
+from service.accounts.incident import revoke_minted
 from service.accounts.tokens import revoke_token
+from service.commands import incident
 from service.commands.common import connect, load_settings
 from service.commands.user import operator
 from service.publishers.base import Refusal
@@ -20,7 +22,7 @@ from service.settings import Settings
 from service.store import Store
 from service.store.records_publishing import ApiTokenRecord
 
-ACTIONS = ("list", "revoke")
+ACTIONS = ("list", "revoke", "revoke-minted")
 
 
 def configure(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +32,16 @@ def configure(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     listing.add_argument("--user", required=True)
     revoke = actions.add_parser("revoke", help="revoke an API token by id; effective at once")
     revoke.add_argument("token_id")
+    minted = actions.add_parser(
+        "revoke-minted",
+        help="revoke the unexpired tokens minted for a publisher and/or a repository"
+        " (incident response; needs MINTGATE_REDIS_URL, the store the gateway reads)",
+    )
+    minted.add_argument("--publisher", type=int, metavar="ID", help="a trusted publisher's id")
+    minted.add_argument(
+        "--repository", metavar="NAME", help="e.g. GitHub owner/repo or a GitLab project path"
+    )
+    incident.add_window(minted)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +58,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if args.action == "list":
             return await _list(store, args.user)
+        if args.action == "revoke-minted":
+            return await _revoke_minted(store, settings, args)
         deps = deps_for(
             store, settings.smtp_url, settings.smtp_from, settings.two_factor_required_from
         )
@@ -56,6 +70,28 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"mintgate: {result.description} ({result.code})", file=sys.stderr)
         return 1
     print(f"mintgate: revoked API token {result.id} ({result.name})")
+    return 0
+
+
+async def _revoke_minted(store: Store, settings: Settings, args: argparse.Namespace) -> int:
+    if args.publisher is None and args.repository is None:
+        print("mintgate: give --publisher ID or --repository NAME (or both)", file=sys.stderr)
+        return 2
+    deps = deps_for(store, settings.smtp_url, settings.smtp_from, settings.two_factor_required_from)
+    async with incident.revocations(settings) as revocations:
+        if revocations is None:
+            return 2
+        revoked = await revoke_minted(
+            deps,
+            Context(actor=operator()),
+            revocations,
+            publisher_id=args.publisher,
+            repository=args.repository,
+            window=incident.window(args),
+        )
+    if isinstance(revoked, Refusal):
+        return incident.refused(revoked)
+    print(f"mintgate: {revoked} minted tokens revoked")
     return 0
 
 

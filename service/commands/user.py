@@ -22,7 +22,7 @@ from service.publishers.base import Refusal
 from service.settings import Settings
 
 NAME = "user"
-HELP = "manage accounts: `user create USERNAME --email E`, `user reset-2fa USERNAME --reason R`"
+HELP = "manage accounts: create, reset two-factor"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@
 The order of an upload: credentials present (else 401, body unread) -> body read
 under the cap (413) and the form checked (400) -> token verified for the form's
 project (403, or 503 when keys or revocation cannot be known) -> for a minted
-token, staged instead when the project asks for it (service/staging: written to
+token or an API token, staged instead when the project asks for it (service/staging: written to
 the staging area, recorded, 200 naming where to approve; 503 when the database
 cannot say) -> forwarded with the gateway's own credentials -> the registry's
 status relayed. Nothing is sent to the registry unless every gate held.
@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 import jwks_cache
 from service.accounts.notify import Notifier, notifier_for
+from service.accounts.project_state import StoreProjectStates
 from service.accounts.tokens import TokenState
 from service.apitokens.keys import public_key
 from service.apitokens.verify import ApiTokenVerifier
@@ -49,6 +50,7 @@ from service.staging.area import FileStagingArea
 from service.staging.intake import Intake, Uploader
 from service.store import Store, StoreError, open_store
 from service.store.lazy import LazyStore
+from service.upload_auth import UploadCredential
 from service.verifier import VerifiedToken, registry_verifier
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,9 @@ def create_gateway(
         policy=policy or state or OpenPolicy(),
         api=api,
         usage=state,
+        # Issue 21: archived/quarantined projects, stage-only publishers.
+        states=StoreProjectStates(store) if store is not None else None,
+        can_stage=intake is not None,
     )
     backend = Backend(
         settings.backend_url,
@@ -140,7 +145,7 @@ def create_gateway(
             )
             if isinstance(verified, Denied):
                 return _refused(verified, project=received.project)
-            if intake is not None and isinstance(verified, VerifiedToken):
+            if intake is not None:
                 staged = await _stage(intake, received, verified, settings.mintgate_url)
                 if staged is not None:
                     return staged
@@ -187,10 +192,13 @@ def create_gateway(
 
 
 async def _stage(
-    intake: Intake, received: Upload, verified: VerifiedToken, mintgate_url: str
+    intake: Intake, received: Upload, verified: UploadCredential, mintgate_url: str
 ) -> Response | None:
     """The answer when the project stages this upload; None to forward it as usual."""
-    uploader = Uploader.from_claims(verified.claims)
+    if isinstance(verified, VerifiedToken):
+        uploader = Uploader.from_claims(verified.claims)
+    else:  # an API token: staged too unless the project's policy says otherwise (issue 21)
+        uploader = Uploader.from_api_token(verified)
     try:
         project_id = await intake.staged_project(received.project, received.version, uploader)
         if project_id is None:

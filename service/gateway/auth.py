@@ -16,8 +16,14 @@ from typing import Protocol
 from service.apitokens import format as api_format
 from service.apitokens.verify import ApiTokenVerifier, VerifiedApiToken
 from service.gateway.errors import Denied, forbidden, unavailable
-from service.gateway.policy import ProjectPolicy
-from service.minting.tokens import PREFIX
+from service.gateway.policy import (
+    PUBLISHER_STAGE_ONLY,
+    ProjectPolicy,
+    ProjectStates,
+    StatesUnavailable,
+    refusal_for,
+)
+from service.minting.tokens import PREFIX, stage_only_projects
 from service.publishers.base import SERVICE_UNAVAILABLE, Refusal
 from service.revocation import RevocationStore, RevocationUnavailable
 from service.upload_auth import UploadCredential, verify_upload_token
@@ -58,6 +64,13 @@ class TokenUse(Protocol):
     async def used(self, token: VerifiedApiToken, *, ip: str | None = None) -> None: ...
 
 
+def _stage_only_refusal(project: str) -> str:
+    return (
+        f"upload refused: the trusted publisher of project {project!r} may stage, not publish,"
+        f" and this gateway cannot stage uploads for it ({PUBLISHER_STAGE_ONLY})"
+    )
+
+
 def credential_id(credential: UploadCredential) -> str:
     """For the log line: a minted token's jti or an API token's id (neither is a secret)."""
     return credential.jti if isinstance(credential, VerifiedToken) else credential.token_id
@@ -72,12 +85,18 @@ class Authorizer:
         policy: ProjectPolicy,
         api: ApiTokenVerifier | None = None,
         usage: TokenUse | None = None,
+        states: ProjectStates | None = None,
+        can_stage: bool = False,
     ) -> None:
         self.verifier = verifier
         self.revocations = revocations
         self.policy = policy
         self.api = api
         self.usage = usage
+        # Issue 21: archived/quarantined projects (None: no database, every project active)
+        # and whether this gateway stages uploads (a stage-only token needs it).
+        self.states = states
+        self.can_stage = can_stage
 
     async def authorize(
         self, credentials: Credentials, project: str, *, ip: str | None = None
@@ -100,10 +119,39 @@ class Authorizer:
                 # The description already names the project.
                 return forbidden(f"token refused: {verified.description}")
             return forbidden(f"token refused for project {project!r}: {verified.description}")
+        if isinstance(verified, VerifiedToken):
+            revoked = await self._not_revoked(verified, project)
+            if isinstance(revoked, Denied):
+                return revoked
+        held = await self._in_state(verified, project)
+        if held is not None:
+            return held
         if isinstance(verified, VerifiedApiToken):
             await self._used(verified, ip)
-            return verified
-        return await self._not_revoked(verified, project)
+        return verified
+
+    async def _in_state(self, verified: UploadCredential, project: str) -> Denied | None:
+        """The project's state (issue 21) and a stage-only token's needs; None to go on."""
+        minted = isinstance(verified, VerifiedToken)
+        stage_only = isinstance(verified, VerifiedToken) and project in stage_only_projects(
+            verified.claims
+        )
+        if self.states is None:
+            if stage_only:
+                return forbidden(_stage_only_refusal(project))
+            return None
+        try:
+            state = await self.states.state(project)
+        except StatesUnavailable:
+            log.warning("project states unavailable; refusing upload to %s", project)
+            return unavailable("cannot check the project's state now; try again")
+        refused = refusal_for(state, minted=minted)
+        if refused is not None:
+            code, why = refused
+            return forbidden(f"upload refused: project {project!r} {why} ({code})")
+        if stage_only and (not self.can_stage or state is None):
+            return forbidden(_stage_only_refusal(project))
+        return None
 
     async def _used(self, token: VerifiedApiToken, ip: str | None) -> None:
         if self.usage is None:

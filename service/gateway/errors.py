@@ -17,15 +17,18 @@ REALM = 'Basic realm="mintgate upload gateway"'
 class Denied:
     status: int
     message: str
+    # A stable kebab-case code, put first in the answer so scripts can match on it.
+    code: str | None = None
 
 
 def respond(denied: Denied) -> PlainTextResponse:
     headers = {"WWW-Authenticate": REALM} if denied.status == 401 else None
-    return PlainTextResponse(f"{denied.message}\n", status_code=denied.status, headers=headers)
+    text = denied.message if denied.code is None else f"{denied.code}: {denied.message}"
+    return PlainTextResponse(f"{text}\n", status_code=denied.status, headers=headers)
 
 
-def bad_request(message: str) -> Denied:
-    return Denied(400, message)
+def bad_request(message: str, code: str | None = None) -> Denied:
+    return Denied(400, message, code)
 
 
 def forbidden(message: str) -> Denied:

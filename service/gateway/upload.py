@@ -18,6 +18,8 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from starlette.requests import ClientDisconnect, Request
 
 from service.gateway.errors import Denied, bad_request
+from service.gateway.filenames import Kind, matching
+from service.publishers.base import INVALID_PAYLOAD, Refusal
 from service.trust import normalize_project
 
 ACTION = "file_upload"
@@ -26,20 +28,24 @@ SINGLE_FIELDS = (":action", "name", "version")
 # twine sends about 30 fields, repeated ones included; metadata beyond this is not an upload.
 MAX_FIELDS = 500
 MAX_FIELD_BYTES = 1024 * 1024
-# Field names and the file name are written back into the multipart headers sent to the
-# registry: anything that could close a quoted string or a header line is refused here.
+# Field names (and the file name, in filenames.py) are written back into the multipart headers
+# sent to the registry: anything that could close a quoted string or a header line is refused.
 FIELD_NAME = re.compile(r"^[A-Za-z0-9_:.-]{1,64}$")
-FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+!-]{0,254}$")
 
 
 class TooLarge(Exception):
     pass
 
 
+class NotText(MultiPartException):
+    """A text field whose bytes are not UTF-8 (Starlette would read them as latin-1)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Upload:
     project: str  # PEP 503 normalised
-    version: str
+    version: str  # the file's, PEP 440 normalised; the form's field says the same (PEP 440)
+    kind: Kind
     filename: str
     fields: tuple[tuple[str, str], ...]  # every text field, in the order sent
     content: UploadFile
@@ -72,6 +78,8 @@ async def read_upload(request: Request, limit: int) -> Upload | Denied:
         form = await parser.parse()
     except TooLarge:
         return too_large(limit)
+    except NotText as exc:
+        return bad_request(exc.message, INVALID_PAYLOAD)
     except MultiPartException as exc:
         return bad_request(f"malformed upload form: {exc.message}")
     except ClientDisconnect:
@@ -96,6 +104,18 @@ class _Parser(MultiPartParser):
 
     def on_end(self) -> None:
         self.complete = True
+
+    def on_part_end(self) -> None:
+        # Starlette decodes a field that is not UTF-8 as latin-1 instead of failing, so
+        # `\xed\xa0\x80` (a surrogate) or `\xff` would reach the registry as other text.
+        part = self._current_part
+        if part.file is None:
+            try:
+                part.data.decode("utf-8")
+            except UnicodeDecodeError:
+                name = part.field_name[:64]
+                raise NotText(f"form field {name!r} is not UTF-8 text") from None
+        super().on_part_end()
 
     def discard(self) -> None:
         # A part cut short never reaches the form, so FormData.close() would leave its
@@ -143,25 +163,9 @@ def _check(form: FormData) -> Upload | Denied:
         return bad_request(f"{single['name'][:100]!r} is not a valid project name")
     content = files[0]
     filename = content.filename or ""
-    if not FILENAME.match(filename) or _file_project(filename) != project:
-        # The registry files the upload by its file name, so a token for one project
-        # must not carry a file named for another.
-        return bad_request(f"file {filename[:255]!r} is not a distribution of project {project!r}")
-    return Upload(project, single["version"], filename, tuple(fields), content, form)
-
-
-def _file_project(filename: str) -> str | None:
-    """The normalised project a wheel or sdist file name belongs to; None when unclear."""
-    if filename.endswith(".whl"):
-        parts = filename.removesuffix(".whl").split("-")
-        name = parts[0] if len(parts) in (5, 6) else ""
-    elif filename.endswith((".tar.gz", ".zip")):
-        stem = filename.removesuffix(".tar.gz").removesuffix(".zip")
-        # PEP 625 / PEP 440: the version holds no '-', so the last one ends the name.
-        name, _, _ = stem.rpartition("-")
-    else:
-        return None
-    try:
-        return normalize_project(name)
-    except ValueError:
-        return None
+    # The registry files the upload by its file name: scope and staging are decided for
+    # the project and version that name carries, so the form must agree with it.
+    found = matching(filename, project, single["version"])
+    if isinstance(found, Refusal):
+        return bad_request(found.description, found.code)
+    return Upload(project, str(found.version), found.kind, filename, tuple(fields), content, form)

@@ -126,9 +126,16 @@ async def _form(request: Request) -> dict[str, str] | OAuthError:
         if len(body) > MAX_FORM_BYTES:
             return OAuthError("invalid_request", f"body is larger than {MAX_FORM_BYTES} bytes")
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
+        # errors="strict": by default a percent-encoded byte that is not UTF-8 (%ED%A0%80, a
+        # surrogate; %FF) silently becomes U+FFFD, and a credential arrives changed.
+        pairs = parse_qsl(
+            body.decode("utf-8"),
+            keep_blank_values=True,
+            max_num_fields=MAX_FIELDS,
+            errors="strict",
+        )
     except (UnicodeDecodeError, ValueError):
-        return OAuthError("invalid_request", "body is not a well-formed form")
+        return OAuthError("invalid_request", "body is not a well-formed UTF-8 form")
     form = dict(pairs)
     if len(form) != len(pairs):
         # RFC 6749 3.2: a parameter must not be sent twice; which copy wins is ambiguous.

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -11,6 +9,7 @@ from starlette.routing import Route
 from service.errors import refusal_response
 from service.exchange import Exchange
 from service.publishers.base import INVALID_PAYLOAD, Refusal
+from service.textjson import NotText, loads
 
 # A JSON object holding one token of at most 8 KiB; anything much larger is not ours to parse.
 MAX_BODY_BYTES = 64 * 1024
@@ -43,7 +42,9 @@ async def _payload(request: Request) -> str | Refusal:
         if len(body) > MAX_BODY_BYTES:
             return Refusal(INVALID_PAYLOAD, f"payload is larger than {MAX_BODY_BYTES} bytes")
     try:
-        document = json.loads(body)
+        document = loads(body)
+    except NotText as exc:  # every string in the document, not only "token"
+        return Refusal(INVALID_PAYLOAD, f"invalid payload: {exc}")
     except (ValueError, RecursionError):
         return Refusal(INVALID_PAYLOAD, "invalid payload: not JSON")
     if not isinstance(document, dict):

@@ -22,6 +22,9 @@ from jwt.algorithms import get_default_algorithms
 from service.minting.keys import ALGORITHM, SigningKeys
 
 PREFIX = "mintgate_"
+# Claim: the projects this token may only stage for (issue 21). Inside the signature, so it
+# cannot be stripped; oauth/narrowing.py carries it into narrowed tokens.
+STAGE_ONLY = "stage_only"
 CHECKSUM_LENGTH = 6
 _SIGNER = get_default_algorithms()[ALGORITHM]
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -33,6 +36,7 @@ class Minted:
     expires: int
     jti: str
     projects: tuple[str, ...]
+    issued: int = 0  # iat
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,9 @@ class Grant:
     projects: Sequence[str]
     publishers: Sequence[str]
     provenance: Mapping[str, str]
+    # Projects whose matched publisher may stage, not publish (issue 21): carried as the
+    # signed `stage_only` claim, so the gateway stages every upload to them.
+    stage_only: Sequence[str] = ()
 
 
 class Minter:
@@ -69,8 +76,15 @@ class Minter:
             "nbf": now,
             "exp": now + self.ttl,
         }
+        stage_only = sorted(set(grant.stage_only) & set(projects))
+        if stage_only:
+            claims[STAGE_ONLY] = stage_only
         return Minted(
-            token=sign(self.keys, claims), expires=now + self.ttl, jti=jti, projects=projects
+            token=sign(self.keys, claims),
+            expires=now + self.ttl,
+            jti=jti,
+            projects=projects,
+            issued=now,
         )
 
 
@@ -121,3 +135,14 @@ def unwrap(token: str) -> str | None:
     if not check.isascii():  # compare_digest raises on non-ASCII text
         return None
     return body if secrets.compare_digest(checksum(body), check) else None
+
+
+def stage_only_projects(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The signed `stage_only` claim: projects this token may stage for, never publish.
+
+    A malformed claim means every project (fail closed): it can only come from our key.
+    """
+    value = claims.get(STAGE_ONLY, [])
+    if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
+        return frozenset(str(p) for p in claims.get("projects", []) if isinstance(p, str))
+    return frozenset(value)

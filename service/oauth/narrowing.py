@@ -24,7 +24,8 @@ UPLOAD_SCOPE: Final = "upload"
 MAX_SCOPE_ENTRIES = 100
 # Who, how and from which run: carried over unchanged, so a narrowed token
 # tells an auditor exactly what the original did. Anything else is dropped.
-CARRIED = ("iss", "aud", "sub", "provider", "publishers", "provenance")
+# stage_only (issue 21): a narrowed token must stage wherever its parent had to.
+CARRIED = ("iss", "aud", "sub", "provider", "publishers", "provenance", "stage_only")
 # Token exchange parameters we do not act on: refused rather than ignored,
 # since a client sending them expects something we would not do.
 UNSUPPORTED = ("actor_token", "actor_token_type")

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from jwt.exceptions import InvalidKeyError
 
 from jwks_cache import Key
 from service.publishers.base import INVALID_TOKEN, Refusal
+from service.textjson import loads
 
 # RFC 7515 §2: base64url without padding; RFC 4648 §5 alphabet.
 _SEGMENT = re.compile(r"[A-Za-z0-9_-]+")
@@ -107,7 +107,8 @@ def _object(segment: str) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:
-        value = json.loads(raw)
+        # textjson: a claim holding a lone surrogate is no text (NotText is a ValueError).
+        value = loads(raw)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None

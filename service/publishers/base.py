@@ -44,6 +44,9 @@ class Match:
 
     publisher: str
     provenance: Mapping[str, str] = field(default_factory=dict)
+    # The token's `repository_id` when the publisher pins none yet (GitHub): the trust
+    # store records it before anything is signed, or the mint is refused.
+    first_use_repository_id: str | None = None
 
 
 class Publisher(Protocol):
@@ -116,6 +119,16 @@ def pinned_id(claims: Claims, name: str, expected: str) -> Refusal | None:
     if isinstance(value, str) and value == expected:
         return None
     return refuse(name, f"id {expected!r}", value)
+
+
+def id_claim(claims: Claims, name: str) -> str | Refusal:
+    """A numeric id to pin at first use: digits only and bounded, as a table's would be."""
+    value = claims.get(name)
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if isinstance(value, str) and NUMERIC_ID.fullmatch(value):
+        return value
+    return refuse(name, "a numeric id", value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +231,8 @@ def first_missing(claims: Claims, names: Iterable[str]) -> Refusal | None:
 
 # Reading publisher tables: every provider module validates its TOML keys the same way.
 Table = Mapping[str, object]
-NUMERIC_ID = re.compile(r"[1-9][0-9]*")
+# At most 20 digits: every id the providers issue fits in 64 bits; more is junk.
+NUMERIC_ID = re.compile(r"[1-9][0-9]{0,19}")
 
 
 def known_keys(table: Table, known: frozenset[str], prefix: str = "") -> None:

@@ -1,9 +1,16 @@
 """GitHub Actions trusted publishers: which workflow runs may publish.
 
 A publisher names a repository (pinned by its owner's numeric id, so a
-deleted-and-recreated owner of the same name gets nothing), the TOP-LEVEL
-workflow file, and optionally an environment, ref patterns and the reusable
-workflows its jobs may run inside.
+deleted-and-recreated owner of the same name gets nothing, and by the
+repository's own numeric id, so a deleted-and-recreated repository of the same
+name gets nothing either), the TOP-LEVEL workflow file, and optionally an
+environment, ref patterns and the reusable workflows its jobs may run inside.
+
+`repository_id` may be named in the table; when it is not, the publisher's
+Match carries the token's id and the trust store pins it at the first mint
+(crates.io does the same for GitLab namespace ids), refusing any other id
+afterwards. `sub` is never compared: a repository's owner can customise which
+claims GitHub puts in it, so it proves nothing the other claims do not.
 
 PyPI checks only `job_workflow_ref`, so any workflow in the repository that
 calls the trusted one as a reusable workflow can publish. We check both:
@@ -34,6 +41,7 @@ REQUIRED_CLAIMS: Final = (
     "sub",
     "repository",
     "repository_owner_id",
+    "repository_id",
     "workflow_ref",
     "job_workflow_ref",
     "event_name",
@@ -45,6 +53,7 @@ CHECKED_CLAIMS: Final = MappingProxyType(
     {
         "repository": "`repository`, case-insensitive",
         "repository_owner_id": "`repository_owner_id`, exact (pinned id)",
+        "repository_id": "`repository_id`, exact (pinned id: named, or recorded at first use)",
         "workflow_ref": "`{repository}/.github/workflows/{workflow}@{ref claim}`; path exact",
         "job_workflow_ref": "equal to workflow_ref, or a listed `reusable_workflows` entry",
         "job_workflow_sha": "the entry's `sha` pin, exact (only when pinned)",
@@ -62,6 +71,7 @@ _KEYS: Final = frozenset(
     {
         "repository",
         "repository_owner_id",
+        "repository_id",
         "workflow",
         "environment",
         "refs",
@@ -107,6 +117,8 @@ class GitHubPublisher:
     refs: tuple[base.Glob, ...] = ()
     allow_events: frozenset[str] = frozenset()
     reusable_workflows: tuple[ReusableWorkflow, ...] = ()
+    # None until the first mint pins it in the trust store (or named in the table).
+    repository_id: str | None = None
 
     @property
     def provider(self) -> str:
@@ -128,6 +140,7 @@ class GitHubPublisher:
         refusal = base.first_refusal(
             base.casefold(claims, "repository", self.repository),
             base.pinned_id(claims, "repository_owner_id", self.repository_owner_id),
+            self._repository_id(claims),
             self._top_level(claims),
             self._job_workflow(claims),
             self._environment(claims),
@@ -139,7 +152,15 @@ class GitHubPublisher:
         provenance = {k: v for k in PROVENANCE_CLAIMS if isinstance(v := claims.get(k), str) and v}
         if claims["job_workflow_ref"] != claims["workflow_ref"]:
             provenance["job_workflow_ref"] = claims["job_workflow_ref"]
-        return base.Match(self.identity, provenance)
+        pin = None if self.repository_id is not None else str(claims["repository_id"])
+        return base.Match(self.identity, provenance, first_use_repository_id=pin)
+
+    def _repository_id(self, claims: base.Claims) -> base.Refusal | None:
+        if self.repository_id is not None:
+            return base.pinned_id(claims, "repository_id", self.repository_id)
+        # Unpinned: only an id that could be pinned may match, or nothing is.
+        found = base.id_claim(claims, "repository_id")
+        return found if isinstance(found, base.Refusal) else None
 
     def _top_level(self, claims: base.Claims) -> base.Refusal | None:
         value: str = claims["workflow_ref"]
@@ -190,6 +211,7 @@ def from_table(table: Mapping[str, object], *, issuer: str) -> GitHubPublisher:
     owner_id = base.config_id(table, "repository_owner_id")
     if owner_id is None:
         raise base.ConfigError("repository_owner_id", "is required")
+    repository_id = base.config_id(table, "repository_id")
     workflow = base.config_string(table, "workflow", _WORKFLOW_RE, "a file name like 'release.yml'")
     environment = base.config_optional(table, "environment", None, "a non-empty string")
     refs = base.config_strings(table, "refs")
@@ -209,6 +231,7 @@ def from_table(table: Mapping[str, object], *, issuer: str) -> GitHubPublisher:
         refs=tuple(base.Glob.compile(r) for r in refs or ()),
         allow_events=frozenset(events),
         reusable_workflows=_reusable(table.get("reusable_workflows")),
+        repository_id=repository_id,
     )
 
 

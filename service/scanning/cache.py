@@ -5,7 +5,9 @@ The same rules as `jwks_cache.cache`, for one document:
 - one fetch at a time (single flight), shielded from cancelled callers;
 - an unknown identifier on fresh keys refetches at most once per `cooldown`:
   a rotation is picked up at once, a sprayed header cannot spend GitHub's
-  rate limit for us (at most one such fetch per cooldown, plus one per ttl);
+  rate limit for us (at most one such fetch per cooldown, plus one per ttl).
+  Only those refetches arm the cooldown: the first fetch and TTL refreshes do
+  not, or a key rotated in just after we fetched would be refused for a minute;
 - a failed fetch never replaces keys; keys younger than `max_stale` keep
   verifying (stale-if-error), and retries back off 1, 2, 4 ... s up to `cooldown`.
 """

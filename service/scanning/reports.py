@@ -8,10 +8,10 @@ shape means a changed format we should notice, not guess at.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from service.publishers.base import INVALID_PAYLOAD, Refusal
+from service.textjson import NotText, loads
 
 MAX_REPORTS = 1000
 OPTIONAL = ("type", "url", "source")
@@ -27,7 +27,9 @@ class Report:
 
 def parse_reports(body: bytes, *, max_reports: int = MAX_REPORTS) -> list[Report] | Refusal:
     try:
-        document = json.loads(body)
+        document = loads(body)
+    except NotText as exc:
+        return Refusal(INVALID_PAYLOAD, f"body is not UTF-8 text: {exc}")
     except (ValueError, RecursionError):
         return Refusal(INVALID_PAYLOAD, "body is not valid UTF-8 JSON")
     if not isinstance(document, list):

@@ -1,4 +1,4 @@
-"""The gateway's half: decide whether a minted-token upload is staged, and stage it.
+"""The gateway's half: decide whether an upload is staged, and stage it.
 
 The file is written to the staging area first (long I/O, no transaction open),
 then recorded with its size, SHA-256 and the minted token's provenance in one
@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.accounts.notify import LogNotifier, Notifier, deliver
+from service.apitokens.authorize import VerifiedApiToken
+from service.minting.tokens import stage_only_projects
 from service.publishers.base import Refusal
 from service.staging import notices
 from service.staging.area import StagingArea
@@ -25,15 +27,32 @@ from service.store.records_staging import StagedFileRecord, StagedReleaseRecord
 
 log = logging.getLogger(__name__)
 
+# The provenance key of an upload made with an API token (its id): pages show it.
+API_TOKEN = "api_token"
+
 
 @dataclass(frozen=True, slots=True)
 class Uploader:
-    """What the minted token says about the run that uploaded."""
+    """What the token says about who uploaded: a trusted publisher's run, or an API token."""
 
     subject: str
-    jti: str
+    jti: str  # the minted token's jti, or the API token's id (neither is a secret)
     publishers: tuple[str, ...]
     provenance: Mapping[str, str]
+    api_token: bool = False
+    # Issue 21: projects whose publisher may stage, not publish (the signed claim).
+    stage_only: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_api_token(cls, token: VerifiedApiToken) -> Uploader:
+        # No run vouches for it: the reviewer sees whose token it was, and which.
+        return cls(
+            subject=f"user:{token.user_name}",
+            jti=token.token_id,
+            publishers=(),
+            provenance={API_TOKEN: token.token_id, "user": token.user_name},
+            api_token=True,
+        )
 
     @classmethod
     def from_claims(cls, claims: Mapping[str, Any]) -> Uploader:
@@ -45,9 +64,13 @@ class Uploader:
             publishers=tuple(p for p in publishers if isinstance(p, str))
             if isinstance(publishers, list)
             else (),
-            provenance={k: v for k, v in provenance.items() if isinstance(v, str)}
+            # The API-token marker is ours to set, never a claim's.
+            provenance={
+                k: v for k, v in provenance.items() if isinstance(v, str) and k != API_TOKEN
+            }
             if isinstance(provenance, dict)
             else {},
+            stage_only=stage_only_projects(claims),
         )
 
 
@@ -86,11 +109,17 @@ class Intake:
             found = await tx.project_by_name(project)
             if found is None:
                 return None
+            # Issue 21 hook: a stage-only publisher's upload waits, whatever the policy says.
+            if project in uploader.stage_only:
+                return found.id
             policy = await tx.staging_policy(found.id)
             if policy is None or not policy.enabled:
                 return None
             approved = await tx.version_approved(found.id, version)
-        return found.id if stages(policy, uploader.publishers, version_approved=approved) else None
+        staged = stages(
+            policy, uploader.publishers, version_approved=approved, api_token=uploader.api_token
+        )
+        return found.id if staged else None
 
     async def stage(
         self,

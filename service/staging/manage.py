@@ -27,12 +27,20 @@ class StagingView:
     enabled: bool
     new_versions_only: bool
     publishers: tuple[str, ...]
+    # Uploads made with API tokens are staged too; on unless an owner turned it off.
+    stage_api_tokens: bool = True
 
 
 def _view(project: str, policy: StagingPolicyRecord | None) -> StagingView:
     if policy is None:
         return StagingView(project, False, False, ())
-    return StagingView(project, policy.enabled, policy.new_versions_only, policy.publishers)
+    return StagingView(
+        project,
+        policy.enabled,
+        policy.new_versions_only,
+        policy.publishers,
+        policy.stage_api_tokens,
+    )
 
 
 async def get_staging(deps: Deps, ctx: Context, project: str) -> StagingView | Refusal:
@@ -59,8 +67,13 @@ async def set_staging(
     enabled: bool,
     new_versions_only: bool = False,
     publishers: object = (),
+    stage_api_tokens: bool = True,
 ) -> StagingView | Refusal:
-    """`publishers` as sent (a JSON list of publisher identities), checked here."""
+    """`publishers` as sent (a JSON list of publisher identities), checked here.
+
+    `stage_api_tokens` defaults to on: a caller that does not mention it keeps the
+    secure setting rather than opening a way around review.
+    """
     checked = check_publishers(list(publishers) if isinstance(publishers, tuple) else publishers)
     if isinstance(checked, str):
         return Refusal(INVALID_STAGING_POLICY, checked)
@@ -75,15 +88,18 @@ async def set_staging(
             publishers=checked,
             by_user_id=owned.user.id,
             now=deps.now(),
+            stage_api_tokens=stage_api_tokens,
         )
         await audit(
             tx, deps, ctx, "project:staging", project=owned.name, enabled=enabled,
             new_versions_only=new_versions_only, publishers=list(checked),
+            stage_api_tokens=stage_api_tokens,
         )  # fmt: skip
         people = await notices.maintainers(tx, owned.project.id)
     view = _view(owned.name, policy)
     scope = f", publishers {', '.join(checked)}" if checked else ""
     first = ", first upload of a version only" if new_versions_only else ""
-    detail = f"{owned.name}: {'on' if enabled else 'off'}{first}{scope}"
+    tokens = "" if stage_api_tokens else ", API-token uploads publish at once"
+    detail = f"{owned.name}: {'on' if enabled else 'off'}{first}{scope}{tokens}"
     await deps.notify(*notices.to_all(people, "staging-changed", detail))
     return view

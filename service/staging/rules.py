@@ -33,15 +33,22 @@ def stages(
     publishers: Sequence[str],
     *,
     version_approved: bool,
+    api_token: bool = False,
 ) -> bool:
-    """Does this trusted-publishing upload wait for a maintainer's approval?
+    """Does this upload wait for a maintainer's approval?
 
     `publishers` are the identities the minted token names; `version_approved`
-    says whether a staged release of the same version was approved already.
+    says whether a staged release of the same version was approved already;
+    `api_token`: the upload came with an API token, which names no publisher.
     """
     if policy is None or not policy.enabled:
         return False
-    if policy.publishers and not set(policy.publishers) & set(publishers):
+    if api_token:
+        # A leaked maintainer token is the threat staging is for: the publisher list
+        # narrows which *publishers* are staged and says nothing about tokens.
+        if not policy.stage_api_tokens:
+            return False
+    elif policy.publishers and not set(policy.publishers) & set(publishers):
         return False
     return not (policy.new_versions_only and version_approved)
 

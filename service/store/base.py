@@ -81,6 +81,9 @@ class UserSteps(Protocol):
 
     async def user_by_id(self, user_id: int) -> UserRecord | None: ...
 
+    async def user_for_share(self, user_id: int) -> UserRecord | None:
+        """The user, its row held against changes until the transaction ends."""
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None: ...
 
     async def set_two_factor_enabled(self, user_id: int, at: datetime | None) -> None:
@@ -276,6 +279,12 @@ class SessionSteps(Protocol):
         """Revoke every session of the user but `keep`; how many went."""
 
     async def delete_expired_sessions(self, now: datetime) -> int: ...
+
+    async def touch_device(self, user_id: int, device_hash: str, now: datetime) -> bool:
+        """Mark a known device of the user seen `now`; False when it is not one of theirs."""
+
+    async def add_device(self, user_id: int, device_hash: str, now: datetime, *, keep: int) -> None:
+        """Remember a device for the user, forgetting all but the `keep` seen most recently."""
 
 
 class HousekeepingSteps(Protocol):

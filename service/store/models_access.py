@@ -70,6 +70,9 @@ class Project(Base):
     trusted_publishing_only: Mapped[bool] = mapped_column(
         Boolean, default=False, server_default=false()
     )
+    # Incident response (issue 21): "active", "archived" (no uploads, no mints) or
+    # "quarantined" (no trusted-publishing uploads or mints); accounts/project_state.py.
+    state: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
 
 
 class ProjectRole(Base):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.store.models import Base, Details, UTCDateTime
@@ -41,6 +41,13 @@ class TrustedPublisher(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_run_id: Mapped[str | None] = mapped_column(String(255))
+    # Incident response (issue 21). Frozen: trusts nothing until unfrozen (the trust
+    # stores never return it). Stage only: its uploads always wait for approval.
+    frozen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # GitHub's `repository_id`, recorded by the first mint when `config` names none
+    # (migration 0011): a re-created repository of the same name is refused after.
+    repository_id: Mapped[str | None] = mapped_column(String(20))
 
     __table_args__ = (
         # The exchange's one question: (issuer, lookup key) -> a few rows, at any table size.
@@ -102,3 +109,30 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class MintedToken(Base):
+    """One row per (minted token, publisher it was minted for): what an incident revokes.
+
+    Written by the mint recorder in the transaction of the `mint` audit event. The
+    publisher id is kept without a foreign key: removing a publisher during an
+    incident must not lose which tokens it minted.
+    """
+
+    __tablename__ = "minted_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64))
+    publisher_id: Mapped[int | None] = mapped_column(Integer)
+    project: Mapped[str] = mapped_column(String(255))
+    issuer: Mapped[str] = mapped_column(String(255))
+    # The publisher's lookup key (GitHub `owner/repo`, GitLab project path), casefolded.
+    repository: Mapped[str] = mapped_column(String(255))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_minted_tokens_publisher_id_expires_at", "publisher_id", "expires_at"),
+        Index("ix_minted_tokens_repository_expires_at", "repository", "expires_at"),
+        Index("ix_minted_tokens_expires_at", "expires_at"),
+    )

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -42,6 +43,9 @@ class StagingPolicy(Base):
     publishers: Mapped[list[str]] = mapped_column(Details)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_by_user_id: Mapped[int | None] = mapped_column(ForeignKey(USER_FK, ondelete="SET NULL"))
+    # Uploads made with an API token wait too (migration 0013): a leaked token must not
+    # skip the review. On unless an owner turns it off, for rows older than the column too.
+    stage_api_tokens: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
 
 class StagedRelease(Base):

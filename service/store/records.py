@@ -59,6 +59,8 @@ class ProjectRecord:
     two_factor_required: bool
     # Owners' switch: API tokens are refused, only trusted publishing uploads.
     trusted_publishing_only: bool = False
+    # Issue 21: "active", "archived" or "quarantined" (accounts/project_state.py).
+    state: str = "active"
 
 
 @dataclass(frozen=True, slots=True)

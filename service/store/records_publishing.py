@@ -36,6 +36,25 @@ class PublisherRecord:
     created_at: datetime
     last_used_at: datetime | None
     last_run_id: str | None
+    # Issue 21: a frozen publisher trusts nothing; a stage-only one never publishes directly.
+    frozen_at: datetime | None = None
+    stage_only: bool = False
+    project_state: str = "active"  # the project's (issue 21), read with the row
+    # GitHub's repository_id pinned by the first mint (None: not yet, or the table names it).
+    repository_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MintedTokenRecord:
+    """A minted token, once per publisher it was minted for (issue 21: what a freeze revokes)."""
+
+    jti: str
+    publisher_id: int | None
+    project: str
+    issuer: str
+    repository: str  # the publisher's lookup key, casefolded
+    issued_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ STAGED_STATUSES: tuple[StagedStatus, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class StagingPolicyRecord:
-    """Whether a project's trusted-publishing uploads wait for a maintainer's approval."""
+    """Whether a project's uploads wait for a maintainer's approval."""
 
     project_id: int
     enabled: bool
@@ -28,6 +28,7 @@ class StagingPolicyRecord:
     publishers: tuple[str, ...]  # publisher identities staged; empty: every publisher
     updated_at: datetime
     updated_by_user_id: int | None
+    stage_api_tokens: bool = True  # API-token uploads are staged too (whatever `publishers` says)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ def _project(row: Project) -> ProjectRecord:
         created_at=row.created_at,
         two_factor_required=row.two_factor_required,
         trusted_publishing_only=row.trusted_publishing_only,
+        state=row.state or "active",
     )
 
 
@@ -50,6 +51,7 @@ class ProjectSql(Steps):
             created_at=now,
             two_factor_required=False,
             trusted_publishing_only=False,
+            state="active",
         )
         await self.insert(row, NameTaken(f"project {normalized!r} exists"))
         return _project(row)

@@ -10,8 +10,9 @@ from sqlalchemy import delete, func, select, update
 
 from service.store.base import Duplicate
 from service.store.models_access import Project
-from service.store.models_publishing import PendingPublisher, TrustedPublisher
+from service.store.models_publishing import MintedToken, PendingPublisher, TrustedPublisher
 from service.store.records_publishing import (
+    MintedTokenRecord,
     PendingPublisherRecord,
     PublisherRecord,
     PublisherSource,
@@ -43,7 +44,7 @@ def _columns(spec: PublisherSpec) -> dict[str, Any]:
     }
 
 
-def _publisher(row: TrustedPublisher, project: str) -> PublisherRecord:
+def _publisher(row: TrustedPublisher, project: str, state: str = "active") -> PublisherRecord:
     source: PublisherSource = "sync" if row.source == "sync" else "api"
     return PublisherRecord(
         id=row.id,
@@ -54,6 +55,10 @@ def _publisher(row: TrustedPublisher, project: str) -> PublisherRecord:
         created_at=row.created_at,
         last_used_at=row.last_used_at,
         last_run_id=row.last_run_id,
+        frozen_at=row.frozen_at,
+        stage_only=bool(row.stage_only),
+        project_state=state,
+        repository_id=row.repository_id,
     )
 
 
@@ -72,7 +77,7 @@ def _pending(row: PendingPublisher) -> PendingPublisherRecord:
     )
 
 
-_WITH_PROJECT = select(TrustedPublisher, Project.normalized_name).join(
+_WITH_PROJECT = select(TrustedPublisher, Project.normalized_name, Project.state).join(
     Project, Project.id == TrustedPublisher.project_id
 )
 
@@ -106,7 +111,7 @@ class PublisherSql(Steps):
                 TrustedPublisher.id
             )
         )
-        return [_publisher(row, name) for row, name in rows]
+        return [_publisher(row, name, state) for row, name, state in rows]
 
     async def publishers_for(self, issuer: str, lookup_key: str) -> list[PublisherRecord]:
         rows = await self.session.execute(
@@ -114,13 +119,13 @@ class PublisherSql(Steps):
                 TrustedPublisher.issuer == issuer, TrustedPublisher.lookup_key == lookup_key
             ).order_by(TrustedPublisher.id)
         )
-        return [_publisher(row, name) for row, name in rows]
+        return [_publisher(row, name, state) for row, name, state in rows]
 
     async def publishers_from(self, source: PublisherSource) -> list[PublisherRecord]:
         rows = await self.session.execute(
             _WITH_PROJECT.where(TrustedPublisher.source == source).order_by(TrustedPublisher.id)
         )
-        return [_publisher(row, name) for row, name in rows]
+        return [_publisher(row, name, state) for row, name, state in rows]
 
     async def delete_publisher(self, project_id: int, publisher_id: int) -> bool:
         result = await self.session.execute(
@@ -140,6 +145,107 @@ class PublisherSql(Steps):
                 .values(last_used_at=at, last_run_id=run_id)
                 .execution_options(synchronize_session=False)
             )
+
+    async def publisher_by_id(self, publisher_id: int) -> PublisherRecord | None:
+        found = (
+            await self.session.execute(_WITH_PROJECT.where(TrustedPublisher.id == publisher_id))
+        ).first()
+        return None if found is None else _publisher(*found)
+
+    async def set_publisher_frozen(self, publisher_id: int, at: datetime | None) -> bool:
+        """Freeze (at a time) or unfreeze (None); False when it was already so."""
+        changed = (
+            TrustedPublisher.frozen_at.is_(None) if at else TrustedPublisher.frozen_at.isnot(None)
+        )
+        result = await self.session.execute(
+            update(TrustedPublisher)
+            .where(TrustedPublisher.id == publisher_id, changed)
+            .values(frozen_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
+
+    async def set_publisher_stage_only(self, publisher_id: int, on: bool) -> None:
+        await self.session.execute(
+            update(TrustedPublisher)
+            .where(TrustedPublisher.id == publisher_id)
+            .values(stage_only=on)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def set_project_state(self, project_id: int, state: str) -> None:
+        await self.session.execute(
+            update(Project)
+            .where(Project.id == project_id)
+            .values(state=state)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None:
+        self.session.add_all(
+            MintedToken(
+                jti=t.jti,
+                publisher_id=t.publisher_id,
+                project=t.project,
+                issuer=t.issuer,
+                repository=t.repository,
+                issued_at=t.issued_at,
+                expires_at=t.expires_at,
+            )
+            for t in tokens
+        )
+        await self.session.flush()
+
+    async def minted_tokens(
+        self,
+        *,
+        publisher_id: int | None,
+        repository: str | None,
+        unexpired_at: datetime,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[MintedTokenRecord]:
+        """Tokens minted for the publisher or repository, unexpired, issued in [since, until]."""
+        query = select(MintedToken).where(MintedToken.expires_at > unexpired_at)
+        if publisher_id is not None:
+            query = query.where(MintedToken.publisher_id == publisher_id)
+        if repository is not None:
+            query = query.where(MintedToken.repository == repository)
+        if since is not None:
+            query = query.where(MintedToken.issued_at >= since)
+        if until is not None:
+            query = query.where(MintedToken.issued_at <= until)
+        rows = await self.session.scalars(query.order_by(MintedToken.id))
+        return [
+            MintedTokenRecord(
+                jti=r.jti,
+                publisher_id=r.publisher_id,
+                project=r.project,
+                issuer=r.issuer,
+                repository=r.repository,
+                issued_at=r.issued_at,
+                expires_at=r.expires_at,
+            )
+            for r in rows
+        ]
+
+    async def pin_publisher_repository_id(
+        self, publisher_id: int, repository_id: str
+    ) -> str | None:
+        # Conditional: only a row with no pin takes one. On PostgreSQL a racing writer
+        # waits for the first's row lock, re-checks the WHERE against the committed row
+        # and changes nothing; SQLite's writers are serial. The re-read then tells every
+        # racer which id won.
+        await self.session.execute(
+            update(TrustedPublisher)
+            .where(TrustedPublisher.id == publisher_id, TrustedPublisher.repository_id.is_(None))
+            .values(repository_id=repository_id)
+            .execution_options(synchronize_session=False)
+        )
+        pinned: str | None = await self.session.scalar(
+            select(TrustedPublisher.repository_id).where(TrustedPublisher.id == publisher_id)
+        )
+        return pinned
 
     async def set_trusted_publishing_only(self, project_id: int, on: bool) -> None:
         await self.session.execute(

@@ -1,4 +1,5 @@
-"""Login sessions over SQL: create, find by hash, complete the second factor, revoke."""
+"""Login sessions over SQL: create, find by hash, complete the second factor, revoke;
+and the devices a user signed in from."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, select, update
 
-from service.store.models_sessions import LoginSession
+from service.store.models_sessions import KnownDevice, LoginSession
 from service.store.records import SessionRecord
 from service.store.sql_common import Steps, rowcount
 
@@ -93,3 +94,33 @@ class SessionSql(Steps):
             delete(LoginSession).where(LoginSession.expires_at <= now)
         )
         return rowcount(result)
+
+    async def touch_device(self, user_id: int, device_hash: str, now: datetime) -> bool:
+        result = await self.session.execute(
+            update(KnownDevice)
+            .where(KnownDevice.user_id == user_id, KnownDevice.device_hash == device_hash)
+            .values(last_seen_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return rowcount(result) == 1
+
+    async def add_device(self, user_id: int, device_hash: str, now: datetime, *, keep: int) -> None:
+        self.session.add(
+            KnownDevice(
+                user_id=user_id, device_hash=device_hash, first_seen_at=now, last_seen_at=now
+            )
+        )
+        await self.session.flush()
+        # Bounded per user: someone holding the password and a second factor must not
+        # grow the table without end; the devices seen least recently are forgotten.
+        newest = (
+            select(KnownDevice.id)
+            .where(KnownDevice.user_id == user_id)
+            .order_by(KnownDevice.last_seen_at.desc(), KnownDevice.id.desc())
+            .limit(keep)
+        )
+        await self.session.execute(
+            delete(KnownDevice).where(
+                KnownDevice.user_id == user_id, KnownDevice.id.not_in(newest.scalar_subquery())
+            )
+        )

@@ -36,6 +36,7 @@ def _policy(row: StagingPolicy) -> StagingPolicyRecord:
         publishers=tuple(row.publishers),
         updated_at=row.updated_at,
         updated_by_user_id=row.updated_by_user_id,
+        stage_api_tokens=row.stage_api_tokens,
     )
 
 
@@ -93,6 +94,7 @@ class StagingSql(Steps):
         publishers: Sequence[str],
         by_user_id: int | None,
         now: datetime,
+        stage_api_tokens: bool = True,
     ) -> StagingPolicyRecord:
         row = await self.session.get(StagingPolicy, project_id)
         if row is None:
@@ -101,6 +103,7 @@ class StagingSql(Steps):
         row.enabled = enabled
         row.new_versions_only = new_versions_only
         row.publishers = list(publishers)
+        row.stage_api_tokens = stage_api_tokens
         row.updated_at = now
         row.updated_by_user_id = by_user_id
         await self.session.flush()

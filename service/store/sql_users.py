@@ -34,6 +34,18 @@ class UserSql(Steps):
         row = await self.session.get(User, user_id, populate_existing=True)
         return None if row is None else user_record(row)
 
+    async def user_for_share(self, user_id: int) -> UserRecord | None:
+        # FOR SHARE: a concurrent change of the user's row (2FA turned on, with the
+        # revocation of its sessions) waits for this transaction, or this read waits
+        # for that commit and sees it. SQLite runs writers one at a time anyway.
+        row = await self.session.scalar(
+            select(User)
+            .where(User.id == user_id)
+            .with_for_update(read=True)
+            .execution_options(populate_existing=True)
+        )
+        return None if row is None else user_record(row)
+
     async def set_password_hash(self, user_id: int, password_hash: str) -> None:
         await self.session.execute(
             update(User).where(User.id == user_id).values(password_hash=password_hash)

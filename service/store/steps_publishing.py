@@ -8,6 +8,7 @@ from typing import Protocol
 
 from service.store.records_publishing import (
     ApiTokenRecord,
+    MintedTokenRecord,
     PendingPublisherRecord,
     PublisherRecord,
     PublisherSource,
@@ -40,6 +41,34 @@ class PublisherSteps(Protocol):
     ) -> None: ...
 
     async def set_trusted_publishing_only(self, project_id: int, on: bool) -> None: ...
+
+    async def pin_publisher_repository_id(
+        self, publisher_id: int, repository_id: str
+    ) -> str | None:
+        """Pin the id unless one is pinned; the id pinned now (None: no such publisher)."""
+
+    # Incident response (issue 21).
+    async def publisher_by_id(self, publisher_id: int) -> PublisherRecord | None: ...
+
+    async def set_publisher_frozen(self, publisher_id: int, at: datetime | None) -> bool:
+        """Freeze (at a time) or unfreeze (None); False when it already was."""
+
+    async def set_publisher_stage_only(self, publisher_id: int, on: bool) -> None: ...
+
+    async def set_project_state(self, project_id: int, state: str) -> None: ...
+
+    async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None: ...
+
+    async def minted_tokens(
+        self,
+        *,
+        publisher_id: int | None,
+        repository: str | None,
+        unexpired_at: datetime,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> list[MintedTokenRecord]:
+        """Unexpired tokens minted for the publisher and/or repository, issued in [since, until]."""
 
 
 class PendingPublisherSteps(Protocol):

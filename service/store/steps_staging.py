@@ -29,6 +29,7 @@ class StagingSteps(Protocol):
         publishers: Sequence[str],
         by_user_id: int | None,
         now: datetime,
+        stage_api_tokens: bool = True,
     ) -> StagingPolicyRecord: ...
 
     async def open_staged_release(

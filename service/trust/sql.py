@@ -20,10 +20,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from service.issuers import Issuers
 from service.minting.tokens import Minted
-from service.publishers.base import Claims, ConfigError, Publisher, Refusal
+from service.publishers.base import (
+    INVALID_PUBLISHER,
+    Claims,
+    ConfigError,
+    Publisher,
+    Refusal,
+    refuse,
+)
 from service.store.base import AuditEvent, NameTaken, Store, StoreError, Transaction
-from service.store.records_publishing import PendingPublisherRecord, PublisherSpec
-from service.trust import Trusted, TrustUnavailable
+from service.store.records_publishing import (
+    MintedTokenRecord,
+    PendingPublisherRecord,
+    PublisherSpec,
+)
+from service.trust import Trusted, TrustUnavailable, project_state
 from service.trust.pending import INVALID_PENDING_PUBLISHER, PendingTrusted
 from service.trust.tables import rebuild
 
@@ -58,9 +69,11 @@ def _answering() -> Iterator[None]:
         raise TrustUnavailable(type(exc).__name__) from None
 
 
-def _publisher(spec: PublisherSpec, issuers: Issuers, where: str) -> Publisher | None:
+def _publisher(
+    spec: PublisherSpec, issuers: Issuers, where: str, repository_id: str | None = None
+) -> Publisher | None:
     try:
-        return rebuild(spec, issuers)
+        return rebuild(spec, issuers, repository_id)
     except ConfigError as exc:
         # Configuration moved on under a stored row (issuer gone, preset changed):
         # that publisher trusts nothing until an owner fixes it.
@@ -74,15 +87,63 @@ class SqlTrustStore:
         self.issuers = issuers
 
     async def publishers_for(self, issuer: str, lookup_key: str) -> Sequence[Trusted]:
+        return await self._entries(issuer, lookup_key, frozen=False)
+
+    async def frozen_for(self, issuer: str, lookup_key: str) -> Sequence[Trusted]:
+        """The frozen entries only: for the exchange to say why it refused, never to trust."""
+        return await self._entries(issuer, lookup_key, frozen=True)
+
+    async def _entries(self, issuer: str, lookup_key: str, *, frozen: bool) -> list[Trusted]:
         with _answering():
             async with self.store.transaction() as tx:
                 rows = await tx.publishers_for(issuer, lookup_key)
         out = []
         for row in rows:
-            publisher = _publisher(row.spec, self.issuers, f"trusted publisher {row.id}")
+            if (row.frozen_at is not None) != frozen:
+                continue
+            where = f"trusted publisher {row.id}"
+            publisher = _publisher(row.spec, self.issuers, where, row.repository_id)
             if publisher is not None:
-                out.append(Trusted(project=row.project, publisher=publisher, ref=row.id))
+                out.append(
+                    Trusted(
+                        project=row.project,
+                        publisher=publisher,
+                        ref=row.id,
+                        stage_only=row.stage_only,
+                        project_state=project_state(row.project_state),
+                    )
+                )
         return out
+
+    async def pin_repository_id(self, trusted: Trusted, repository_id: str) -> Refusal | None:
+        """Record a GitHub publisher's first `repository_id`; refuse if another id won.
+
+        A conditional write in its own transaction, before anything is signed: a
+        database that cannot answer raises TrustUnavailable (the exchange's 503).
+        """
+        if trusted.ref is None:
+            return _unpinnable(trusted, "it has no row to record the id on")
+        with _answering():
+            async with self.store.transaction() as tx:
+                pinned = await tx.pin_publisher_repository_id(trusted.ref, repository_id)
+        if pinned is None:
+            return _unpinnable(trusted, "it was removed")
+        if pinned != repository_id:
+            log.warning(
+                "publisher %s: repository_id %s refused, pinned %s",
+                trusted.ref,
+                repository_id,
+                pinned,
+            )
+            return refuse("repository_id", f"id {pinned!r} (pinned at first use)", repository_id)
+        return None
+
+
+def _unpinnable(trusted: Trusted, why: str) -> Refusal:
+    return Refusal(
+        INVALID_PUBLISHER,
+        f"repository_id: the publisher {trusted.publisher.identity!r} cannot be pinned: {why}",
+    )
 
 
 class SqlPendingTrust:
@@ -149,7 +210,11 @@ class SqlPendingTrust:
 
 
 class SqlMintRecorder:
-    """After signing: each used publisher's last use, one audit event per project."""
+    """After signing: each used publisher's last use, one audit event per project, and the
+
+    token in `minted_tokens` (jti, publisher, repository, issued, expiry) so an incident
+    can revoke what a publisher minted; all in one transaction, one call per mint.
+    """
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
@@ -160,8 +225,22 @@ class SqlMintRecorder:
     ) -> None:
         at, run = _at(self.clock()), run_id(claims)
         ids = [t.ref for t in used if t.ref is not None]
+        issued = _at(minted.issued) if minted.issued else at
+        tokens = [
+            MintedTokenRecord(
+                jti=minted.jti,
+                publisher_id=t.ref,
+                project=t.project,
+                issuer=issuer,
+                repository=t.publisher.lookup_key[:255],
+                issued_at=issued,
+                expires_at=_at(minted.expires),
+            )
+            for t in used
+        ]
         async with self.store.transaction() as tx:
             await tx.mark_publisher_used(ids, at, run)
+            await tx.record_minted(tokens)
             for trusted in used:
                 await tx.record(
                     AuditEvent(

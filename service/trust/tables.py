@@ -45,7 +45,17 @@ def publisher_spec(table: Mapping[str, Any], issuers: Issuers) -> tuple[Publishe
     )
 
 
-def rebuild(spec: PublisherSpec, issuers: Issuers) -> Publisher:
+def rebuild(spec: PublisherSpec, issuers: Issuers, repository_id: str | None = None) -> Publisher:
     """A stored spec -> its Publisher; raises ConfigError when configuration moved on
-    (issuer removed, preset changed): the caller skips that publisher, failing closed."""
-    return publisher_from_table(spec.config, issuers)
+    (issuer removed, preset changed): the caller skips that publisher, failing closed.
+
+    `repository_id` is the pin a first mint recorded beside the table (GitHub only).
+    """
+    if repository_id is None:
+        return publisher_from_table(spec.config, issuers)
+    named = spec.config.get("repository_id")
+    if spec.provider != "github" or (named is not None and str(named) != repository_id):
+        # Only a GitHub table without its own id is ever pinned: anything else is a
+        # row nobody wrote through this code, and trusts nothing.
+        raise ConfigError("repository_id", f"pinned {repository_id!r} does not fit the table")
+    return publisher_from_table({**spec.config, "repository_id": repository_id}, issuers)

@@ -19,7 +19,8 @@ from typing import Any
 
 from service.issuers import Issuers
 from service.publishers import PROVIDERS
-from service.publishers.base import ConfigError, Publisher
+from service.publishers.base import INVALID_PUBLISHER, ConfigError, Publisher, Refusal
+from service.publishers.github import GitHubPublisher
 from service.trust import Trusted, normalize_project
 
 
@@ -28,17 +29,35 @@ class TrustConfigError(ValueError):
 
 
 class TomlTrustStore:
-    def __init__(self, trusted: Sequence[Trusted]) -> None:
-        index: dict[tuple[str, str], list[Trusted]] = defaultdict(list)
-        for entry in trusted:
-            index[entry.publisher.issuer, entry.publisher.lookup_key].append(entry)
-        self._index = {key: tuple(entries) for key, entries in index.items()}
+    """`frozen` entries (`frozen = true` in their table) are kept apart: never trusted."""
+
+    def __init__(self, trusted: Sequence[Trusted], frozen: Sequence[Trusted] = ()) -> None:
+        self._index = _indexed(trusted)
+        self._frozen = _indexed(frozen)
 
     async def publishers_for(self, issuer: str, lookup_key: str) -> Sequence[Trusted]:
         return self._index.get((issuer, lookup_key), ())
 
+    async def frozen_for(self, issuer: str, lookup_key: str) -> Sequence[Trusted]:
+        return self._frozen.get((issuer, lookup_key), ())
+
+    async def pin_repository_id(self, trusted: Trusted, repository_id: str) -> Refusal | None:
+        # A file records nothing: load_trust requires the id, so this answers only an
+        # entry built some other way, and refuses it rather than trust it unpinned.
+        return Refusal(
+            INVALID_PUBLISHER,
+            f"repository_id: {trusted.publisher.identity!r} must name it in the trust file",
+        )
+
     def __len__(self) -> int:
         return sum(len(v) for v in self._index.values())
+
+
+def _indexed(entries: Sequence[Trusted]) -> dict[tuple[str, str], tuple[Trusted, ...]]:
+    index: dict[tuple[str, str], list[Trusted]] = defaultdict(list)
+    for entry in entries:
+        index[entry.publisher.issuer, entry.publisher.lookup_key].append(entry)
+    return {key: tuple(found) for key, found in index.items()}
 
 
 def load_trust(path: Path, issuers: Issuers) -> TomlTrustStore:
@@ -51,7 +70,7 @@ def load_trust(path: Path, issuers: Issuers) -> TomlTrustStore:
     projects = document.get("project", {})
     if not isinstance(projects, dict):
         raise TrustConfigError(f"{path}: [project] must be a table of projects")
-    trusted: list[Trusted] = []
+    trusted: list[tuple[Trusted, bool]] = []
     seen: dict[str, str] = {}
     for name, project in projects.items():
         where = f"{path}: [project.{name}]"
@@ -63,10 +82,17 @@ def load_trust(path: Path, issuers: Issuers) -> TomlTrustStore:
             raise TrustConfigError(f"{where}: same project as [project.{seen[normalized]}]")
         seen[normalized] = name
         trusted.extend(_project(normalized, project, where, issuers))
-    return TomlTrustStore(trusted)
+    return TomlTrustStore(
+        [entry for entry, frozen in trusted if not frozen],
+        [entry for entry, frozen in trusted if frozen],
+    )
 
 
-def _project(name: str, project: Any, where: str, issuers: Issuers) -> list[Trusted]:
+# Keys of a publisher table that are about the trust entry, not the publisher's claims.
+ENTRY_KEYS = ("frozen", "stage_only")
+
+
+def _project(name: str, project: Any, where: str, issuers: Issuers) -> list[tuple[Trusted, bool]]:
     if not isinstance(project, dict) or set(project) - {"publisher"}:
         raise TrustConfigError(f"{where}: expected only [[project.<name>.publisher]] tables")
     tables = project.get("publisher", [])
@@ -77,8 +103,18 @@ def _project(name: str, project: Any, where: str, issuers: Issuers) -> list[Trus
         here = f"{where} publisher #{index + 1}"
         if not isinstance(table, dict):
             raise TrustConfigError(f"{here}: expected a table")
+        flags = {key: table.get(key, False) for key in ENTRY_KEYS}
+        for key, value in flags.items():
+            if not isinstance(value, bool):
+                raise TrustConfigError(f"{here}: {key}: expected true or false, got {value!r}")
+        rest = {k: v for k, v in table.items() if k not in ENTRY_KEYS}
         try:
-            out.append(Trusted(project=name, publisher=publisher_from_table(table, issuers)))
+            publisher = publisher_from_table(rest, issuers)
+            if isinstance(publisher, GitHubPublisher) and publisher.repository_id is None:
+                # Nothing could record a pin at first use: the file names the id.
+                raise ConfigError("repository_id", "is required in a trust file")
+            entry = Trusted(project=name, publisher=publisher, stage_only=flags["stage_only"])
+            out.append((entry, flags["frozen"]))
         except ConfigError as exc:
             raise TrustConfigError(f"{here}: {exc.key}: {exc.message}") from None
     return out

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from service.http.api.state import ApiState
 from service.settings import Settings
 from service.store.base import StoreError
-from service.web import auth, dashboard, project, staged, two_factor
+from service.web import auth, dashboard, incident, project, staged, two_factor
 from service.web.csrf import Csrf, derive_key
 from service.web.render import HERE, PREFIX, SecurityHeaders, WebState, html, redirect
 
@@ -47,6 +47,22 @@ ROUTES: list[Route] = [
         project.remove_publisher,
         methods=["POST"],
     ),
+    Route(
+        "/projects/{project}/publishers/{publisher_id:int}/freeze",
+        incident.freeze,
+        methods=["POST"],
+    ),
+    Route(
+        "/projects/{project}/publishers/{publisher_id:int}/unfreeze",
+        incident.unfreeze,
+        methods=["POST"],
+    ),
+    Route(
+        "/projects/{project}/publishers/{publisher_id:int}/stage-only",
+        incident.stage_only,
+        methods=["POST"],
+    ),
+    Route("/projects/{project}/state", incident.set_state, methods=["POST"]),
     Route("/projects/{project}/trusted-publishing-only", project.switch, methods=["POST"]),
     Route("/projects/{project}/tokens", project.create_token, methods=["POST"]),
     Route("/projects/{project}/tokens/{token_id}/revoke", project.revoke_token, methods=["POST"]),

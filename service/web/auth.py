@@ -18,6 +18,7 @@ from service.accounts.passwords import MAX_LENGTH as MAX_PASSWORD
 from service.accounts.queries import two_factor_summary
 from service.accounts.sessions import Authenticated, Started
 from service.http.api.request import authenticate, client_ip, context
+from service.http.api.session import device_cookie, set_device_cookie
 from service.http.api.state import ApiState
 from service.publishers.base import Refusal
 from service.web.render import Form, form, page, redirect, refused, safe_next, web
@@ -135,18 +136,24 @@ async def _proving(request: Request) -> tuple[Authenticated, Form, str] | Respon
     limited = await api.attempts.check("two-factor", client_ip(request), str(auth.user.id))
     if limited is not None:
         return await refused(request, limited, auth)
-    code = fields.get("code", "").strip()
-    if not code or len(code) > 64:
+    # Passed on as typed: the account layer decides what surrounds a code (ASCII
+    # spaces only; str.strip() would also take Unicode ones).
+    code = fields.get("code", "")
+    if not code.strip() or len(code) > 64:
         return await refused(request, Refusal("invalid-form", "code: expected the code"), auth)
     return auth, fields, code
 
 
 async def _proven(request: Request, auth: Authenticated, fields: Form, method: str) -> Response:
     api = web(request).api
-    session = await api.sessions.second_factor_proven(auth, context(request, auth), method)
-    if session is None:
+    proven = await api.sessions.second_factor_proven(
+        auth, context(request, auth), method, device=device_cookie(request, api)
+    )
+    if proven is None:
         return await refused(request, Refusal(NOT_SIGNED_IN, "the session was revoked"))
-    return redirect(safe_next(fields.get("next")))
+    response = redirect(safe_next(fields.get("next")))
+    set_device_cookie(api, response, proven.device_token)
+    return response
 
 
 async def prove_totp(request: Request) -> Response:

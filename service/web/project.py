@@ -1,6 +1,7 @@
 """A project's page: trusted publishers (last use, the claims they check), a form per
 provider, pending publishers that became this project's, the "trusted publishing only"
-switch, my API tokens for it, and its audit log.
+switch, the project's state and each publisher's freeze and stage-only forms (web/incident.py),
+my API tokens for it, and its audit log.
 
 Every read and change is the account layer's call the API makes too
 (accounts.publishing, pending, tokens, queries): owners only, 2FA, a fresh proof.
@@ -21,7 +22,9 @@ from service.http.api.request import authenticate, context
 from service.publishers.base import ConfigError, Refusal
 from service.staging import manage
 from service.store.records_publishing import ApiTokenRecord, PublisherRecord
+from service.trust import project_state
 from service.trust.tables import rebuild
+from service.web import incident
 from service.web.publisher_forms import (
     claim_checks,
     form_values,
@@ -57,7 +60,7 @@ async def _signed_in(request: Request) -> Authenticated | Response:
 
 def _checks(record: PublisherRecord, request: Request) -> list[Any]:
     try:
-        return claim_checks(rebuild(record.spec, web(request).api.issuers))
+        return claim_checks(rebuild(record.spec, web(request).api.issuers, record.repository_id))
     except ConfigError:
         return []  # configuration moved on; the exchange skips it too
 
@@ -92,11 +95,12 @@ async def project_page(
     stale = web(request).api.sessions.require_recent(auth) if owner else None
     if stale is not None:
         return await refused(request, stale, auth)
-    switch = False
-    if owner:
-        async with api.deps.store.transaction() as tx:
-            record = await tx.project_by_name(key)
-        switch = record is not None and record.trusted_publishing_only
+    # A member (the audit read above proved it) may see the switch and the state.
+    async with api.deps.store.transaction() as tx:
+        record = await tx.project_by_name(key)
+    switch = owner and record is not None and record.trusted_publishing_only
+    shown = [] if isinstance(listed, Refusal) else listed
+    revoked = incident.revoked_counts(events)
     staging = await manage.get_staging(api.deps, ctx, key)
     mine = await pending.list_pending_publishers(api.deps, ctx)
     found = await tokens.list_tokens(api.deps, ctx)
@@ -104,9 +108,10 @@ async def project_page(
         "project": key,
         "owner": owner,
         "publishers_refusal": listed if isinstance(listed, Refusal) else None,
-        "publishers": []
-        if isinstance(listed, Refusal)
-        else [(p, _checks(p, request)) for p in listed],
+        "publishers": [(p, _checks(p, request)) for p in shown],
+        "revoked": revoked,
+        "state": project_state(record.state if record is not None else None),
+        "states": incident.STATE_WORDS,
         "pending": []
         if isinstance(mine, Refusal)
         else [p for p in mine if p.normalized_name == key],
@@ -116,7 +121,8 @@ async def project_page(
         "tokens": [] if isinstance(found, Refusal) else _mine(found, key),
         "created": created,
         "events": list(reversed(events))[:200],  # newest first, bounded
-        "notice": DONE.get(request.query_params.get("done", "")),
+        "notice": DONE.get(request.query_params.get("done", ""))
+        or incident.notice(request, shown, revoked),
         "lifetimes": LIFETIMES,
         "now": api.deps.now(),
     }

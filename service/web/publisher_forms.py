@@ -44,6 +44,7 @@ _CODE_FIELDS: Final[Mapping[str, tuple[Field, ...]]] = {
     "github": (
         Field("repository", hint="owner/repo"),
         Field("repository_owner_id", hint="the owner's numeric id"),
+        Field("repository_id", required=False, hint="numeric; empty: pinned at first use"),
         Field("workflow", hint="release.yml"),
         Field("environment", required=False, hint="pypi"),
         Field("refs", required=False, many=True, hint="refs/tags/v*"),
@@ -127,6 +128,11 @@ def claim_checks(publisher: Publisher) -> list[Check]:
         checks += [
             Check("repository", "case-insensitive", publisher.repository),
             Check("repository_owner_id", "exact (pinned id)", publisher.repository_owner_id),
+            Check(
+                "repository_id",
+                "exact (pinned id)",
+                publisher.repository_id or "the first mint's, pinned at first use",
+            ),
             Check(
                 "workflow_ref",
                 "path exact, then '@' and the token's own ref",

@@ -158,6 +158,9 @@ async def form(request: Request) -> Form | Refusal:
             keep_blank_values=True,
             strict_parsing=False,
             max_num_fields=MAX_FIELDS,
+            # By default a percent-encoded byte that is not UTF-8 (%ED%A0%80, a surrogate;
+            # %FF) silently becomes U+FFFD: a password would arrive changed.
+            errors="strict",
         )
     except (UnicodeDecodeError, ValueError):
         return Refusal(INVALID_FORM, "the form is not UTF-8 URL-encoded fields")

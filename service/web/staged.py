@@ -25,7 +25,8 @@ from service.staging.rules import NO_SUCH_STAGED_RELEASE
 from service.staging.wiring import approvals
 from service.web.render import page, redirect, refused, signed_in_form, status_of, web
 
-# The token's claims a reviewer checks against what they expect to have released.
+# The token's claims a reviewer checks against what they expect to have released
+# (an API-token upload has none of them: the page says whose token it was instead).
 PROVENANCE: Final = (
     ("repository", "Repository"),
     ("workflow_ref", "Workflow"),
@@ -166,6 +167,11 @@ async def set_staging(request: Request) -> Response:
     # Required, not defaulted, as in the API: a broken form must not switch it off.
     if enabled not in ("on", "off"):
         return await refused(request, Refusal("invalid-form", "enabled: expected on or off"), auth)
+    # Absent (an older page) means on, as in the API: only an explicit "off" turns it off.
+    stage_tokens = fields.get("stage_api_tokens", "on")
+    if stage_tokens not in ("on", "off"):
+        error = Refusal("invalid-form", "stage_api_tokens: expected on or off")
+        return await refused(request, error, auth)
     project: str = request.path_params["project"]
     deps, ctx = web(request).api.deps, context(request, auth)
     current = await manage.get_staging(deps, ctx, project)
@@ -179,6 +185,7 @@ async def set_staging(request: Request) -> Response:
         new_versions_only=fields.get("new_versions_only") == "on",
         # The pages do not edit the publisher list (/api/v1 does): keep it as it is.
         publishers=list(current.publishers),
+        stage_api_tokens=stage_tokens == "on",
     )
     if isinstance(updated, Refusal):
         return await refused(request, updated, auth)

@@ -168,6 +168,7 @@ def test_the_operator_flags_a_project_and_every_report_shows_it(
         "project Foo_Bar (foo-bar)",
         "  2FA required: no",
         "  trusted publishing only: no",
+        "  state: active",
         "  owner      alice (2FA)",
         "  maintainer bob (2FA)",
     ]

@@ -62,6 +62,7 @@ async def test_every_security_event_is_mailed_and_audited(
         ("alice@example.org", "New API token"),
         ("bob@example.org", "Your role changed"),
         ("alice@example.org", "Recovery code used"),
+        ("alice@example.org", "Sign-in from a new device"),
         ("alice@example.org", "Password changed"),
         ("bob@example.org", "Your role was removed"),
         ("bob@example.org", "Two-factor method removed"),

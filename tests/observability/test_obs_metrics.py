@@ -76,8 +76,9 @@ async def test_a_jwks_outage_shows_fetches_failures_stale_serves_and_cooldown_hi
 ) -> None:
     async with make_client() as client:
         assert (await mint(client, github.sign(github_claims()))).status_code == 200
-        # A new kid while the keys are fresh and just fetched: refused without a refetch.
+        # A new kid on fresh keys refetches once; a second one inside the cooldown does not.
         unknown = github.sign(github_claims(), kid="rotated-key")
+        assert (await mint(client, unknown)).status_code == 422
         assert (await mint(client, unknown)).status_code == 422
         issuers_mock.get(github.jwks_uri).mock(return_value=httpx.Response(500))
         clock.advance(3600)  # past every TTL: the next mint must refetch, which fails
@@ -86,7 +87,7 @@ async def test_a_jwks_outage_shows_fetches_failures_stale_serves_and_cooldown_hi
         assert stale.status_code == 200, stale.text
         text = await scrape(client)
 
-    assert value(text, "mintgate_jwks_fetches_total") == 2
+    assert value(text, "mintgate_jwks_fetches_total") == 3
     assert value(text, "mintgate_jwks_fetch_failures_total") == 1
     assert value(text, "mintgate_jwks_stale_serves_total") == 1
     assert value(text, "mintgate_jwks_cooldown_hits_total") == 1

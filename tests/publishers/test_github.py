@@ -40,6 +40,7 @@ def claims(**overrides: object) -> dict[str, object]:
         "repository": "octo/pkg",
         "repository_owner": "octo",
         "repository_owner_id": "123",
+        "repository_id": "4242",
         "workflow_ref": TOP,
         "job_workflow_ref": TOP,
         "job_workflow_sha": SHA,
@@ -74,6 +75,7 @@ def test_top_level_workflow_on_a_tag_matches_with_provenance() -> None:
             "environment": "pypi",
             "run_id": "4242",
         },
+        first_use_repository_id="4242",  # the table names none: pinned at first use
     )
 
 

@@ -24,6 +24,7 @@ SEED = """
 provider = "github"
 repository = "octo-org/sampleproject"
 repository_owner_id = "1234567"
+repository_id = "99999"
 workflow = "release.yml"
 environment = "pypi"
 

@@ -111,8 +111,9 @@ async def test_issuer_down_with_fresh_keys_known_kids_mint_and_unknown_kids_cost
             svc.clock.advance(5)
             await svc.round(known=10, unknown=20)
         attempts = svc.attempts()
-    # The first unknown kid after each cooldown (counted from the last fetch) tries once.
-    assert attempts == [COOLDOWN * n for n in range(1, 5)], attempts
+    # The first unknown kid tries at once (the warm-up fetch arms no cooldown), then
+    # one per cooldown, counted from the last refetch an unknown kid caused.
+    assert attempts == [5 + COOLDOWN * n for n in range(4)], attempts
     assert svc.rogues == 20 * int(span / 5)
 
 

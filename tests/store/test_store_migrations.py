@@ -31,6 +31,7 @@ TABLES = {
     "organization_members",
     "invitations",
     "sessions",
+    "known_devices",
     "trusted_publishers",
     "pending_publishers",
     "api_tokens",
@@ -38,6 +39,7 @@ TABLES = {
     "staged_releases",
     "staged_files",
     "staging_challenges",
+    "minted_tokens",
     "alembic_version",
 }
 

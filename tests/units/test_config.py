@@ -101,6 +101,7 @@ provider = "{provider}"
 {issuer}
 repository = "octo/pkg"
 repository_owner_id = "1"
+repository_id = "2"
 workflow = "release.yml"
 {extra}
 """

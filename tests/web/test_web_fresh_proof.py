@@ -29,7 +29,8 @@ GITHUB = {
 }
 BASE = "/projects/sampleproject"
 REMOVE = re.compile(r'action="/web/projects/sampleproject/(publishers/\d+/remove)"')
-# (path, fields): {remove} is the path of the publisher alice trusted beforehand.
+# (path, fields): {remove} is the path that removes the publisher alice trusted beforehand,
+# {publisher} that publisher's own path.
 SENSITIVE = [
     pytest.param(f"{BASE}/publishers", {**GITHUB, "t_workflow": "other.yml"}, id="add a publisher"),
     pytest.param(f"{BASE}/{{remove}}", {}, id="remove a publisher"),
@@ -41,6 +42,9 @@ SENSITIVE = [
     ),
     pytest.param("/pending-publishers", {**GITHUB, "project": "brand-new"}, id="pending publisher"),
     pytest.param(f"{BASE}/staging", {"enabled": "off"}, id="staging setting"),
+    pytest.param(f"{BASE}/{{publisher}}/freeze", {"confirmed": "yes"}, id="freeze a publisher"),
+    pytest.param(f"{BASE}/{{publisher}}/stage-only", {"enabled": "on"}, id="stage only"),
+    pytest.param(f"{BASE}/state", {"state": "archived", "confirmed": "yes"}, id="project state"),
 ]
 
 
@@ -74,7 +78,7 @@ async def test_a_proof_made_in_another_session_does_not_vouch_for_this_one(
         await a.post(f"{BASE}/publishers", GITHUB)
         found = REMOVE.search(a.text)
         assert found is not None
-        path = path.format(remove=found[1])
+        path = path.format(remove=found[1], publisher=found[1].removesuffix("/remove"))
         # Staging on, so that switching it off is a change B must not make.
         await a.post(f"{BASE}/staging", {"enabled": "on"})
         await second_browser(a, b)

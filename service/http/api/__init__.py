@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route
 from service.http.api import (
     audit,
     confirm,
+    incident,
     openapi,
     projects,
     publishing,
@@ -36,6 +37,7 @@ ENDPOINTS: list[Endpoint] = [
     *projects.ENDPOINTS,
     *roles.ENDPOINTS,
     *publishing.ENDPOINTS,
+    *incident.ENDPOINTS,
     *tokens.ENDPOINTS,
     *staging.ENDPOINTS,
     *audit.ENDPOINTS,

@@ -10,14 +10,14 @@ from starlette.responses import Response
 
 from service.accounts import security_keys
 from service.accounts.core import NOT_SIGNED_IN
-from service.accounts.sessions import Authenticated
+from service.accounts.sessions import Authenticated, Proven
 from service.http.api import views
 from service.http.api.errors import reply
 from service.http.api.request import authenticate, client_ip, context, credential, json_body, text
+from service.http.api.session import device_cookie, set_device_cookie
 from service.http.api.spec import ANY_OBJECT, INTEGER, Endpoint, obj, string
 from service.http.api.state import api_state
 from service.publishers.base import Refusal
-from service.store.records import SessionRecord
 
 
 async def _attempt(request: Request) -> Authenticated | Refusal:
@@ -43,16 +43,26 @@ async def _code(request: Request, max_length: int) -> tuple[Authenticated, str] 
     return code if isinstance(code, Refusal) else (auth, code)
 
 
-async def _proven(request: Request, auth: Authenticated, method: str) -> SessionRecord | Refusal:
+async def _proven(request: Request, auth: Authenticated, method: str) -> Proven | Refusal:
     api = api_state(request)
-    session = await api.sessions.second_factor_proven(auth, context(request, auth), method)
-    if session is None:
+    proven = await api.sessions.second_factor_proven(
+        auth, context(request, auth), method, device=device_cookie(request, api)
+    )
+    if proven is None:
         return Refusal(NOT_SIGNED_IN, "the session was revoked meanwhile: sign in again")
-    return session
+    return proven
 
 
-def _answer(session: SessionRecord | Refusal) -> Response | Refusal:
-    return session if isinstance(session, Refusal) else reply({"session": views.session(session)})
+def _reply(request: Request, proven: Proven, data: dict[str, object]) -> Response:
+    response = reply(data)
+    set_device_cookie(api_state(request), response, proven.device_token)
+    return response
+
+
+def _answer(request: Request, proven: Proven | Refusal) -> Response | Refusal:
+    if isinstance(proven, Refusal):
+        return proven
+    return _reply(request, proven, {"session": views.session(proven.session)})
 
 
 async def totp(request: Request) -> Response | Refusal:
@@ -65,7 +75,7 @@ async def totp(request: Request) -> Response | Refusal:
     )
     if isinstance(accepted, Refusal):
         return accepted
-    return _answer(await _proven(request, auth, "totp"))
+    return _answer(request, await _proven(request, auth, "totp"))
 
 
 async def recovery_code(request: Request) -> Response | Refusal:
@@ -78,13 +88,15 @@ async def recovery_code(request: Request) -> Response | Refusal:
     )
     if isinstance(accepted, Refusal):
         return accepted
-    session = await _proven(request, auth, "recovery-code")
-    if isinstance(session, Refusal):
-        return session
+    proven = await _proven(request, auth, "recovery-code")
+    if isinstance(proven, Refusal):
+        return proven
     # The user is told to regenerate (and notified by mail) as codes run out.
-    return reply(
-        {"session": views.session(session), "recovery_codes_remaining": accepted.remaining}
-    )
+    data = {
+        "session": views.session(proven.session),
+        "recovery_codes_remaining": accepted.remaining,
+    }
+    return _reply(request, proven, data)
 
 
 async def security_key_options(request: Request) -> Response | Refusal:
@@ -114,7 +126,7 @@ async def security_key(request: Request) -> Response | Refusal:
     )
     if isinstance(used, Refusal):
         return used
-    return _answer(await _proven(request, auth, "security-key"))
+    return _answer(request, await _proven(request, auth, "security-key"))
 
 
 PROVEN = obj({"session": views.SESSION})

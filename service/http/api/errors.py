@@ -37,6 +37,7 @@ _BY_STATUS: Final[dict[int, tuple[str, ...]]] = {
         "not-an-owner",
         "not-a-maintainer",
         "not-a-member",
+        "trusted-publishing-only",
         CROSS_ORIGIN,
     ),
     404: (

@@ -21,6 +21,7 @@ from service.http.api.errors import (
 )
 from service.http.api.state import api_state
 from service.publishers.base import Refusal
+from service.textjson import NotText, loads
 
 # WebAuthn answers are the largest bodies we take, a few KiB each.
 MAX_BODY = 64 * 1024
@@ -42,7 +43,9 @@ async def json_body(request: Request) -> Body | Refusal:
         if len(raw) > MAX_BODY:
             return Refusal(PAYLOAD_TOO_LARGE, f"the body must be at most {MAX_BODY} bytes")
     try:
-        body = json.loads(raw)
+        body = loads(raw)
+    except NotText as exc:  # every string, keys and nested values too: see textjson
+        return invalid(f"the body is not UTF-8 text: {exc}")
     except (ValueError, RecursionError):
         return invalid("the body is not JSON")
     if not isinstance(body, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.accounts import devices
 from service.accounts.accounts import EMAIL as EMAIL_RULE
 from service.accounts.accounts import USERNAME as USERNAME_RULE
 from service.accounts.passwords import MAX_LENGTH as MAX_PASSWORD
@@ -112,6 +113,37 @@ async def _signed_in(api: ApiState, started: Started, bearer: bool) -> Response:
         samesite="strict",
     )
     return response
+
+
+def device_cookie_name(api: ApiState) -> str:
+    # As the session cookie: __Host- (no sibling subdomain can plant or shadow it)
+    # except on plain loopback http, where a browser refuses Secure cookies.
+    return "__Host-mintgate-device" if api.secure_cookie else "mintgate-device"
+
+
+def device_cookie(request: Request, api: ApiState) -> str | None:
+    """The browser's device cookie, if any: only ever compared with stored hashes."""
+    return request.cookies.get(device_cookie_name(api))
+
+
+def set_device_cookie(api: ApiState, response: Response, token: str | None) -> None:
+    """Hand the browser its device cookie after a sign-in from a new device.
+
+    HttpOnly: no script (an injected one included) can read it to carry it
+    elsewhere. SameSite=Lax: it only spares a notice, and the sign-in it is read
+    at is a same-site POST anyway. Long-lived, as "this browser" is.
+    """
+    if token is None:
+        return
+    response.set_cookie(
+        device_cookie_name(api),
+        token,
+        max_age=int(devices.COOKIE_AGE.total_seconds()),
+        path="/",
+        secure=api.secure_cookie,
+        httponly=True,
+        samesite="lax",
+    )
 
 
 async def logout(request: Request) -> Response | Refusal:

@@ -68,6 +68,10 @@ async def put_staging(request: Request) -> Response | Refusal:
     new_only = flag(body, "new_versions_only")
     if isinstance(new_only, Refusal):
         return new_only
+    # Absent means on: leaving the field out must not open a way around review.
+    stage_tokens = body.get("stage_api_tokens", True)
+    if not isinstance(stage_tokens, bool):
+        return invalid("stage_api_tokens: expected true or false")
     project: str = request.path_params["project"]
     updated = await manage.set_staging(
         api_state(request).deps,
@@ -76,6 +80,7 @@ async def put_staging(request: Request) -> Response | Refusal:
         enabled=enabled,
         new_versions_only=new_only,
         publishers=body.get("publishers", []),
+        stage_api_tokens=stage_tokens,
     )
     return updated if isinstance(updated, Refusal) else reply(views.staging(updated))
 
@@ -188,18 +193,23 @@ ENDPOINTS = [
         "GET",
         "/projects/{project}/staging",
         get_staging,
-        "Whether the project's trusted-publishing uploads wait for approval (maintainers)",
+        "Whether the project's uploads wait for approval (maintainers)",
         {200: views.STAGING},
     ),
     Endpoint(
         "PUT",
         "/projects/{project}/staging",
         put_staging,
-        "Stage trusted-publishing uploads until a maintainer approves (owners, recent 2FA)",
+        "Stage uploads until a maintainer approves (owners, recent 2FA);"
+        " API-token uploads too unless stage_api_tokens is false",
         {200: views.STAGING},
         body=obj(
             {"enabled": BOOLEAN},
-            {"new_versions_only": BOOLEAN, "publishers": array(string(MAX_PUBLISHER))},
+            {
+                "new_versions_only": BOOLEAN,
+                "publishers": array(string(MAX_PUBLISHER)),
+                "stage_api_tokens": BOOLEAN,
+            },
         ),
     ),
     Endpoint(

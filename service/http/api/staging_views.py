@@ -26,6 +26,8 @@ STAGING: Schema = obj(
         "enabled": BOOLEAN,
         "new_versions_only": BOOLEAN,
         "publishers": array(STRING),
+        # Uploads authenticated by an API token are staged too (default true).
+        "stage_api_tokens": BOOLEAN,
     }
 )
 
@@ -36,6 +38,7 @@ def staging(view: StagingView) -> dict[str, Any]:
         "enabled": view.enabled,
         "new_versions_only": view.new_versions_only,
         "publishers": list(view.publishers),
+        "stage_api_tokens": view.stage_api_tokens,
     }
 
 

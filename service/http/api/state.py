@@ -22,6 +22,7 @@ from service.issuers import Issuers
 from service.observability.clientip import ClientAddress, limit_key
 from service.publishers.base import Refusal
 from service.ratelimit import Limit, RateLimiter
+from service.revocation import RevocationStore
 from service.settings import Settings
 from service.staging.approve import Approvals
 from service.store.base import Store
@@ -62,6 +63,8 @@ class ApiState:
     root_key: RootKey  # signs the API tokens users create
     # Staged publishing (approve, reject; MINTGATE_STAGING_*): app.py sets it after build_state.
     staging: Approvals | None = None
+    # Where a freeze revokes minted tokens (issue 21): the store verifiers and the gateway read.
+    revocations: RevocationStore | None = None
 
     @property
     def deps(self) -> Deps:

@@ -193,6 +193,8 @@ PUBLISHER: Schema = obj(
         "source": STRING,
         "created_at": TIME,
         "last_used_at": NULLABLE_TIME,
+        "frozen_at": NULLABLE_TIME,
+        "stage_only": BOOLEAN,
     }
 )
 
@@ -205,6 +207,8 @@ def publisher(record: PublisherRecord) -> dict[str, Any]:
         "source": record.source,
         "created_at": _time(record.created_at),
         "last_used_at": _time(record.last_used_at),
+        "frozen_at": _time(record.frozen_at),
+        "stage_only": record.stage_only,
     }
 
 
@@ -242,6 +246,13 @@ TRUSTED_PUBLISHING_ONLY: Schema = obj({"project": STRING, "enabled": BOOLEAN})
 
 def trusted_publishing_only(record: ProjectRecord) -> dict[str, Any]:
     return {"project": record.normalized_name, "enabled": record.trusted_publishing_only}
+
+
+PROJECT_STATE: Schema = obj({"project": STRING, "state": STRING})
+
+
+def project_state(record: ProjectRecord) -> dict[str, Any]:
+    return {"project": record.normalized_name, "state": record.state}
 
 
 # Metadata only: the token itself is answered once, by its creation.
