@@ -186,14 +186,18 @@ async def _frozen_result(
     return Frozen(stored or publisher, len(revoked) + late, changed)
 
 
-async def _of_project(
-    tx: Transaction, owned: Owned, publisher_id: int
-) -> PublisherRecord | Refusal:
+async def _owned_publisher(
+    tx: Transaction, deps: Deps, ctx: Context, project: str, publisher_id: int
+) -> tuple[Owned, PublisherRecord] | Refusal:
+    """The project, if ctx owns it, and its publisher `publisher_id`."""
+    owned = await as_owner(tx, deps, ctx, project)
+    if isinstance(owned, Refusal):
+        return owned
     found = await tx.publisher_by_id(publisher_id)
     # Another project's id is answered as unknown: ids are not secret, roles are.
     if found is None or found.project != owned.name:
         return Refusal(NO_SUCH_PUBLISHER, f"project {owned.name} has no publisher {publisher_id}")
-    return found
+    return owned, found
 
 
 async def freeze_publisher(
@@ -210,12 +214,10 @@ async def freeze_publisher(
         return Refusal(INVALID_PAYLOAD, problem)
     try:
         async with deps.store.transaction() as tx:
-            owned = await as_owner(tx, deps, ctx, project)
-            if isinstance(owned, Refusal):
-                return owned
-            publisher = await _of_project(tx, owned, publisher_id)
-            if isinstance(publisher, Refusal):
-                return publisher
+            found = await _owned_publisher(tx, deps, ctx, project, publisher_id)
+            if isinstance(found, Refusal):
+                return found
+            owned, publisher = found
             outcome = await _freeze(tx, deps, ctx, revocations, publisher, window)
     except _Unavailable:
         return _unavailable()
@@ -231,12 +233,10 @@ async def unfreeze_publisher(
 ) -> PublisherRecord | Refusal:
     """An owner unfreezes: new mints again; tokens revoked by the freeze stay revoked."""
     async with deps.store.transaction() as tx:
-        owned = await as_owner(tx, deps, ctx, project)
-        if isinstance(owned, Refusal):
-            return owned
-        publisher = await _of_project(tx, owned, publisher_id)
-        if isinstance(publisher, Refusal):
-            return publisher
+        found = await _owned_publisher(tx, deps, ctx, project, publisher_id)
+        if isinstance(found, Refusal):
+            return found
+        owned, publisher = found
         changed = await _unfreeze(tx, deps, ctx, publisher)
         stored = await tx.publisher_by_id(publisher_id)
     if changed:
@@ -265,12 +265,10 @@ async def set_stage_only(
 ) -> PublisherRecord | Refusal:
     """On: every upload from a token this publisher mints waits for a maintainer."""
     async with deps.store.transaction() as tx:
-        owned = await as_owner(tx, deps, ctx, project)
-        if isinstance(owned, Refusal):
-            return owned
-        publisher = await _of_project(tx, owned, publisher_id)
-        if isinstance(publisher, Refusal):
-            return publisher
+        found = await _owned_publisher(tx, deps, ctx, project, publisher_id)
+        if isinstance(found, Refusal):
+            return found
+        owned, publisher = found
         await tx.set_publisher_stage_only(publisher_id, on)
         await audit(
             tx,

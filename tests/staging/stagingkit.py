@@ -4,24 +4,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
 
-from accounts.accounts_helpers import ctx_for, enrol_totp, new_user
+import httpx
+import respx
+from accounts.accounts_helpers import RecordingNotifier, ctx_for, enrol_totp, new_user
 from fakeissuer import Clock
+from gateway.gatewaykit import JWKS_URL, REGISTRY, SETTINGS
 from publishing.publishingkit import add_role
 
 from service.accounts import totp
 from service.accounts.accounts import Accounts, Context
 from service.accounts.projects import create_project
+from service.gateway import create_gateway
+from service.minting.keys import ephemeral_signing_keys
 from service.publishers.base import Refusal
 from service.staging.backend import Chunks
 from service.staging.intake import Intake, Staged, Uploader
 from service.staging.manage import set_staging
 from service.staging.proof import TotpProof
-from service.store import SqlStore, UserRecord
+from service.store import SqlStore, Store, UserRecord
 from service.store.records_staging import StagedFileRecord, StagedReleaseRecord
 
 PROJECT = "sampleproject"
+# What the in-process gateway's fake issuer signs minted tokens with (`gateway` below).
+KEYS = ephemeral_signing_keys()
 PROVENANCE = {
     "repository": "octo-org/sampleproject",
     "workflow_ref": "octo-org/sampleproject/.github/workflows/release.yml@refs/tags/v1.0.0",
@@ -114,3 +124,24 @@ class FakeForwarder:
             return self.fail
         self.received[staged.filename] = data
         return None
+
+
+@asynccontextmanager
+async def gateway(
+    store: Store, staging: Path, clock: Clock, notices: RecordingNotifier, **settings: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, respx.Route]]:
+    """The gateway in process over `store`, staging to `staging`; the registry is respx."""
+    configured = replace(
+        SETTINGS, database_url="sqlite+aiosqlite:///given", staging_dir=staging, **settings
+    )
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        router.get(JWKS_URL).respond(json=KEYS.public_jwks())
+        backend = router.post(REGISTRY).respond(200, text="stored\n")
+        async with httpx.AsyncClient() as outgoing:
+            app = create_gateway(
+                configured, client=outgoing, clock=clock, store=store, notifier=notices
+            )
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://gw") as driver:
+                    yield driver, backend

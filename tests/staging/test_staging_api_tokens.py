@@ -8,8 +8,7 @@ like a trusted publisher's. `stage_api_tokens` is on by default, for new policie
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,15 +18,14 @@ import pytest
 import respx
 from accounts.accounts_helpers import RecordingNotifier
 from fakeissuer import Clock
-from gateway.gatewaykit import JWKS_URL, PROJECT, REGISTRY, SETTINGS, mint, upload
-from stagingkit import team
+from gateway.gatewaykit import PROJECT, mint, upload
+from stagingkit import KEYS, team
+from stagingkit import gateway as staging_gateway
 from store.store_fixtures import Database
 
 from service.accounts.accounts import Accounts
 from service.accounts.tokens import CreatedToken, create_token
 from service.apitokens.keys import RootKey, generate_pem, load_root_key
-from service.gateway import create_gateway
-from service.minting.keys import ephemeral_signing_keys
 from service.publishers.base import Refusal
 from service.staging.manage import get_staging, set_staging
 from service.staging.rules import stages
@@ -35,8 +33,13 @@ from service.store import SqlStore, migrate, open_store
 from service.store.records_staging import StagingPolicyRecord
 
 pytestmark = pytest.mark.anyio
-KEYS = ephemeral_signing_keys()
 DAY = 86400
+
+
+def gateway(
+    store: SqlStore, root: RootKey, staging: Path, clock: Clock, notices: RecordingNotifier
+) -> AbstractAsyncContextManager[tuple[httpx.AsyncClient, respx.Route]]:
+    return staging_gateway(store, staging, clock, notices, api_token_public_key=root.public_text)
 
 
 @pytest.fixture
@@ -44,29 +47,6 @@ def root(tmp_path: Path) -> RootKey:
     path = tmp_path / "api-token-key.pem"
     path.write_bytes(generate_pem())
     return load_root_key(path)
-
-
-@asynccontextmanager
-async def gateway(
-    store: SqlStore, root: RootKey, staging: Path, clock: Clock, notices: RecordingNotifier
-) -> AsyncIterator[tuple[httpx.AsyncClient, respx.Route]]:
-    settings = replace(
-        SETTINGS,
-        database_url="sqlite+aiosqlite:///given",
-        staging_dir=staging,
-        api_token_public_key=root.public_text,
-    )
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        router.get(JWKS_URL).respond(json=KEYS.public_jwks())
-        backend = router.post(REGISTRY).respond(200, text="stored\n")
-        async with httpx.AsyncClient() as outgoing:
-            app = create_gateway(
-                settings, client=outgoing, clock=clock, store=store, notifier=notices
-            )
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://gw") as driver:
-                    yield driver, backend
 
 
 async def test_a_leaked_api_token_upload_is_staged_not_published(

@@ -7,23 +7,17 @@ the upload would skip review, and an index that files by file name publishes 6.6
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
-import respx
 from accounts.accounts_helpers import RecordingNotifier, ctx_for, enrol_totp, new_user
 from fakeissuer import Clock
-from gateway.gatewaykit import JWKS_URL, REGISTRY, SETTINGS, form, mint, upload, wheel
+from gateway.gatewaykit import form, mint, upload, wheel
+from stagingkit import KEYS, gateway
 
 from service.accounts import totp
 from service.accounts.accounts import Accounts
 from service.accounts.projects import create_project
-from service.gateway import create_gateway
-from service.minting.keys import ephemeral_signing_keys
 from service.publishers.base import Refusal
 from service.staging.approve import Approvals
 from service.staging.manage import set_staging
@@ -31,26 +25,7 @@ from service.staging.proof import TotpProof
 from service.store import SqlStore
 
 pytestmark = pytest.mark.anyio
-KEYS = ephemeral_signing_keys()
 NAME = "foo_bar"  # as the owner typed it; PEP 503: foo-bar
-
-
-@asynccontextmanager
-async def gateway(
-    store: SqlStore, staging: Path, clock: Clock, notices: RecordingNotifier
-) -> AsyncIterator[tuple[httpx.AsyncClient, respx.Route]]:
-    settings = replace(SETTINGS, database_url="sqlite+aiosqlite:///given", staging_dir=staging)
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        router.get(JWKS_URL).respond(json=KEYS.public_jwks())
-        backend = router.post(REGISTRY).respond(200, text="stored\n")
-        async with httpx.AsyncClient() as outgoing:
-            app = create_gateway(
-                settings, client=outgoing, clock=clock, store=store, notifier=notices
-            )
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://gw") as driver:
-                    yield driver, backend
 
 
 async def test_a_file_of_another_version_in_an_approved_versions_form_is_refused(

@@ -6,26 +6,18 @@ that says where to approve.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import replace
 from pathlib import Path
 
-import httpx
 import pytest
-import respx
 from accounts.accounts_helpers import RecordingNotifier
 from fakeissuer import Clock
-from gateway.gatewaykit import JWKS_URL, PROJECT, REGISTRY, SETTINGS, mint, upload, wheel
-from stagingkit import team
+from gateway.gatewaykit import PROJECT, mint, upload, wheel
+from stagingkit import KEYS, gateway, team
 
 from service.accounts.accounts import Accounts
-from service.gateway import create_gateway
-from service.minting.keys import ephemeral_signing_keys
-from service.store import SqlStore, Store, StoreError
+from service.store import SqlStore, StoreError
 
 pytestmark = pytest.mark.anyio
-KEYS = ephemeral_signing_keys()
 
 
 class DownStore:
@@ -34,24 +26,6 @@ class DownStore:
 
     async def close(self) -> None:
         pass
-
-
-@asynccontextmanager
-async def gateway(
-    store: Store, staging: Path, clock: Clock, notices: RecordingNotifier
-) -> AsyncIterator[tuple[httpx.AsyncClient, respx.Route]]:
-    settings = replace(SETTINGS, database_url="sqlite+aiosqlite:///given", staging_dir=staging)
-    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
-        router.get(JWKS_URL).respond(json=KEYS.public_jwks())
-        backend = router.post(REGISTRY).respond(200, text="stored\n")
-        async with httpx.AsyncClient() as outgoing:
-            app = create_gateway(
-                settings, client=outgoing, clock=clock, store=store, notifier=notices
-            )
-            async with app.router.lifespan_context(app):
-                transport = httpx.ASGITransport(app=app)
-                async with httpx.AsyncClient(transport=transport, base_url="http://gw") as driver:
-                    yield driver, backend
 
 
 async def test_a_staged_upload_reaches_the_staging_area_and_not_the_registry(

@@ -11,11 +11,12 @@ from datetime import datetime
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.accounts import incident, project_state, publishing
+from service.accounts import incident, project_state
 from service.accounts.incident import Window
 from service.http.api import views
 from service.http.api.errors import invalid, reply
-from service.http.api.request import Body, authenticate_recent, context, json_body, path_id
+from service.http.api.publishing import project_of, publisher_id_of
+from service.http.api.request import Body, authenticate_recent, context, json_body
 from service.http.api.spec import BOOLEAN, INTEGER, Endpoint, obj, string
 from service.http.api.state import api_state
 from service.publishers.base import SERVICE_UNAVAILABLE, Refusal
@@ -23,18 +24,6 @@ from service.trust import PROJECT_STATES
 
 PUBLISHER = "/projects/{project}/publishers/{publisher_id:int}"
 MAX_TIME = 64
-
-
-def _project(request: Request) -> str:
-    project: str = request.path_params["project"]
-    return project
-
-
-def _publisher_id(request: Request) -> int | Refusal:
-    missing = Refusal(
-        publishing.NO_SUCH_PUBLISHER, f"project {_project(request)[:200]} has no such publisher"
-    )
-    return path_id(request, "publisher_id", missing)
 
 
 def _time(body: Body, name: str) -> datetime | Refusal | None:
@@ -68,7 +57,7 @@ async def freeze(request: Request) -> Response | Refusal:
     auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
-    publisher_id = _publisher_id(request)
+    publisher_id = publisher_id_of(request)
     if isinstance(publisher_id, Refusal):
         return publisher_id
     body = await json_body(request)
@@ -81,7 +70,7 @@ async def freeze(request: Request) -> Response | Refusal:
     if api.revocations is None:
         return Refusal(SERVICE_UNAVAILABLE, "no revocation store is configured")
     frozen = await incident.freeze_publisher(
-        api.deps, context(request, auth), api.revocations, _project(request), publisher_id, span
+        api.deps, context(request, auth), api.revocations, project_of(request), publisher_id, span
     )
     if isinstance(frozen, Refusal):
         return frozen
@@ -92,11 +81,11 @@ async def unfreeze(request: Request) -> Response | Refusal:
     auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
-    publisher_id = _publisher_id(request)
+    publisher_id = publisher_id_of(request)
     if isinstance(publisher_id, Refusal):
         return publisher_id
     found = await incident.unfreeze_publisher(
-        api_state(request).deps, context(request, auth), _project(request), publisher_id
+        api_state(request).deps, context(request, auth), project_of(request), publisher_id
     )
     if isinstance(found, Refusal):
         return found
@@ -107,7 +96,7 @@ async def stage_only(request: Request) -> Response | Refusal:
     auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
-    publisher_id = _publisher_id(request)
+    publisher_id = publisher_id_of(request)
     if isinstance(publisher_id, Refusal):
         return publisher_id
     body = await json_body(request)
@@ -118,7 +107,7 @@ async def stage_only(request: Request) -> Response | Refusal:
     if not isinstance(enabled, bool):
         return invalid("enabled: expected true or false")
     found = await incident.set_stage_only(
-        api_state(request).deps, context(request, auth), _project(request), publisher_id, enabled
+        api_state(request).deps, context(request, auth), project_of(request), publisher_id, enabled
     )
     if isinstance(found, Refusal):
         return found
@@ -133,7 +122,7 @@ async def set_state(request: Request) -> Response | Refusal:
     if isinstance(body, Refusal):
         return body
     updated = await project_state.set_project_state(
-        api_state(request).deps, context(request, auth), _project(request), body.get("state")
+        api_state(request).deps, context(request, auth), project_of(request), body.get("state")
     )
     if isinstance(updated, Refusal):
         return updated

@@ -25,9 +25,17 @@ from service.http.api.state import api_state
 from service.publishers.base import Refusal
 
 
-def _project(request: Request) -> str:
+def project_of(request: Request) -> str:
     project: str = request.path_params["project"]
     return project
+
+
+def publisher_id_of(request: Request) -> int | Refusal:
+    """The path's publisher id; an impossible one reads as a publisher the project lacks."""
+    missing = Refusal(
+        publishing.NO_SUCH_PUBLISHER, f"project {project_of(request)[:200]} has no such publisher"
+    )
+    return path_id(request, "publisher_id", missing)
 
 
 async def list_publishers(request: Request) -> Response | Refusal:
@@ -35,7 +43,7 @@ async def list_publishers(request: Request) -> Response | Refusal:
     if isinstance(auth, Refusal):
         return auth
     found = await publishing.list_publishers(
-        api_state(request).deps, context(request, auth), _project(request)
+        api_state(request).deps, context(request, auth), project_of(request)
     )
     if isinstance(found, Refusal):
         return found
@@ -51,7 +59,7 @@ async def add_publisher(request: Request) -> Response | Refusal:
         return table
     api = api_state(request)
     added = await publishing.add_publisher(
-        api.deps, context(request, auth), api.issuers, _project(request), table
+        api.deps, context(request, auth), api.issuers, project_of(request), table
     )
     if isinstance(added, Refusal):
         return added
@@ -62,15 +70,11 @@ async def remove_publisher(request: Request) -> Response | Refusal:
     auth = await authenticate_recent(request)
     if isinstance(auth, Refusal):
         return auth
-    project = _project(request)
-    missing = Refusal(
-        publishing.NO_SUCH_PUBLISHER, f"project {project[:200]} has no such publisher"
-    )
-    publisher_id = path_id(request, "publisher_id", missing)
+    publisher_id = publisher_id_of(request)
     if isinstance(publisher_id, Refusal):
         return publisher_id
     removed = await publishing.remove_publisher(
-        api_state(request).deps, context(request, auth), project, publisher_id
+        api_state(request).deps, context(request, auth), project_of(request), publisher_id
     )
     if isinstance(removed, Refusal):
         return removed
@@ -89,7 +93,7 @@ async def trusted_publishing_only(request: Request) -> Response | Refusal:
     if not isinstance(enabled, bool):
         return invalid("enabled: expected true or false")
     updated = await publishing.set_trusted_publishing_only(
-        api_state(request).deps, context(request, auth), _project(request), enabled
+        api_state(request).deps, context(request, auth), project_of(request), enabled
     )
     if isinstance(updated, Refusal):
         return updated
