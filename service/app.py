@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -72,10 +73,10 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     issuers = load_issuers(
         settings.issuers_file, audience=settings.audience, leeway=settings.leeway
     )
-    # Opened on first use: minting needs no database, so one down must not stop it.
+    # Opened on first use: a database down at start-up is a 503 until it is back, not a crash.
     store = seams.store or LazyStore(lambda: open_store(settings.database_url))
     # Configuration before keys: a bad file is the first thing an operator reads about.
-    trust, pending, recorder, trust_source = trust_sources(settings, issuers, store, seams.clock)
+    sources = trust_sources(settings, issuers, store, seams.clock)
     keys = seams.signing_keys or signing_keys(settings)
     client = seams.http_client or httpx.AsyncClient(follow_redirects=False)
     redis = seams.redis
@@ -129,7 +130,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     exchange = Exchange(
         issuers=issuers,
         keys=cache,
-        trust=trust,
+        trust=sources.trust,
         replay=replay,
         minter=Minter(
             keys, issuer=settings.url, audience=settings.token_audience, ttl=settings.token_ttl
@@ -139,8 +140,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         clock=seams.clock,
         observer=metrics,
         publisher_gate=per_publisher,
-        pending=pending,
-        recorder=recorder,
+        pending=sources.pending,
+        recorder=sources.recorder,
     )
 
     @contextlib.asynccontextmanager
@@ -148,12 +149,25 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         log.info(
             "mintgate ready: %d issuers, %s, replay store %s",
             len(issuers),
-            trust_source,
+            sources.described,
             type(replay).__name__,
         )
+        # The index follows the change feed; the publishers file is applied, retried.
+        tasks = [
+            asyncio.create_task(job)
+            for job in (
+                sources.file.keep_trying() if sources.file else None,
+                sources.index.follow() if sources.index else None,
+            )
+            if job is not None
+        ]
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await sources.aclose()
             if seams.http_client is None:
                 await client.aclose()
             if seams.redis is None and redis is not None:
@@ -188,6 +202,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     app.state.metrics = metrics
     app.state.settings = settings
     app.state.exchange = exchange
+    app.state.trust_index = sources.index  # None on the TOML source
     app.state.public_jwks = keys.public_jwks()
     app.state.revocations = revocations
     app.state.oauth = Authority(

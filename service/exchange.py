@@ -8,6 +8,7 @@ other gate does not burn its jti, and nothing is signed unless every gate held.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import time
@@ -62,10 +63,11 @@ class MintObserver(Protocol):
 
 
 class MintRecorder(Protocol):
-    """Told each mint after signing, with the entries that matched (trust.sql: last use, audit).
+    """Told each mint after signing, with the entries that matched (trust.sql: last use,
 
-    Best-effort by design: the token is already signed, so a failure here is logged
-    and the mint still succeeds; a bookkeeping outage must not stop releases.
+    audit, the minted token's row). It returns once the record is durable; if it raises,
+    the token is never answered (503): a token nobody can trace or revoke in an
+    incident is not issued.
     """
 
     async def minted(
@@ -184,9 +186,10 @@ class Exchange:
             return Refusal(SERVICE_UNAVAILABLE, "trusted publishers are unavailable; try again")
         if isinstance(grant, Refusal):
             return grant
+        replayed = replay_id(token, claims)
         try:
             first_use = await self.replay.consume(
-                issuer.url, replay_id(token, claims), until=claims["exp"] + issuer.leeway
+                issuer.url, replayed, until=claims["exp"] + issuer.leeway
             )
         except ReplayUnavailable as exc:
             log.warning("replay store unavailable: %s", exc)
@@ -195,18 +198,27 @@ class Exchange:
         if not first_use:
             return Refusal(INVALID_REUSE_TOKEN, "invalid token: already used")
         minted = self.minter.mint(grant, now=now)
-        await self._record(issuer.url, claims, used, minted)
+        unrecorded = await self._record(issuer.url, claims, used, minted)
+        if unrecorded is not None:
+            # Nobody holds the token signed above: give the OIDC token its jti back, so
+            # the job's retry mints instead of meeting "already used".
+            with contextlib.suppress(ReplayUnavailable):
+                await self.replay.release(issuer.url, replayed)
+            return unrecorded
         return minted
 
     async def _record(
         self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
-    ) -> None:
+    ) -> Refusal | None:
         if self.recorder is None:
-            return
+            return None
         try:
             await self.recorder.minted(issuer, claims, used, minted)
-        except Exception:  # signed already: a bookkeeping failure never fails the mint
-            log.warning("could not record mint %s", minted.jti, exc_info=True)
+        except Exception as exc:  # the signed token is dropped, never answered
+            log.warning("could not record mint %s: %s", minted.jti, type(exc).__name__)
+            self.observer.store_unavailable("audit")
+            return Refusal(SERVICE_UNAVAILABLE, "the audit trail is unavailable; try again")
+        return None
 
     async def _grant(
         self, issuer: str, provider: str, claims: Claims, now: int, used: list[Trusted]

@@ -27,6 +27,13 @@ class ReplayStore(Protocol):
         """Record (issuer, jti) until the unix time `until`; True on first use only."""
         ...
 
+    async def release(self, issuer: str, jti: str) -> None:
+        """Forget a record whose mint was never answered, so the job may retry the token.
+
+        Raises ReplayUnavailable when it cannot (the jti then stays used: fail closed).
+        """
+        ...
+
     async def ping(self) -> bool: ...
 
 
@@ -61,6 +68,9 @@ class MemoryReplayStore:
         heapq.heappush(self._expiries, (until, key))
         return True
 
+    async def release(self, issuer: str, jti: str) -> None:
+        self._until.pop(replay_key(issuer, jti), None)  # its heap entry no longer matches
+
     async def ping(self) -> bool:
         return True
 
@@ -87,6 +97,12 @@ class RedisReplayStore:
         except (redis.exceptions.RedisError, OSError) as exc:
             raise ReplayUnavailable(f"redis: {type(exc).__name__}") from None
         return bool(created)
+
+    async def release(self, issuer: str, jti: str) -> None:
+        try:
+            await self._redis.execute_command("DEL", replay_key(issuer, jti))  # type: ignore[no-untyped-call]
+        except (redis.exceptions.RedisError, OSError) as exc:
+            raise ReplayUnavailable(f"redis: {type(exc).__name__}") from None
 
     async def ping(self) -> bool:
         try:

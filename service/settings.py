@@ -56,6 +56,12 @@ def parse_trust_source(raw: str) -> str:
     return raw
 
 
+def parse_record_commit(raw: str) -> str:
+    if raw not in ("flush", "commit"):
+        raise ValueError("expected 'flush' or 'commit'")
+    return raw
+
+
 def https_url_or_off(raw: str) -> str | None:
     # https only: these keys decide which tokens get revoked.
     if raw.lower() == "off":
@@ -93,10 +99,12 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     issuers_file: Path = packaged.ISSUERS
-    publishers_file: Path = packaged.PUBLISHERS
-    # Where the exchange finds trusted publishers: "toml" (publishers_file, the embedded
-    # default) or "database" (database_url; pending publishers and last use need it).
-    trust_source: str = "toml"
+    # Trusted publishers as code: on the database source, applied into it at start-up
+    # (source "sync", as `mintgate publishers sync`); on "toml", the only source.
+    publishers_file: Path | None = None
+    # Where the exchange finds trusted publishers: "database" (the default: what the pages,
+    # the API and the CLI add mints) or "toml" (publishers_file alone, a file-only deployment).
+    trust_source: str = "database"
     signing_key_files: tuple[Path, ...] = ()
     redis_url: str | None = None
     token_ttl: int = 900
@@ -140,6 +148,11 @@ class Settings:
     rate_limit_login_ip: Rate | None = LOGIN_RATE_PER_IP
     rate_limit_login_account: Rate | None = LOGIN_RATE_PER_ACCOUNT
     session_ttl: int = SESSION_TTL
+    # `mintgate db sweep` deletes audit events older than this many days; unset: kept for ever.
+    audit_retention_days: int | None = None
+    # A mint is answered once its record is "flush"ed to disk (the default) or "commit"ted
+    # (PostgreSQL's asynchronous commit: no disk flush on the path; see README).
+    mint_record_commit: str = "flush"
     # Staged publishing: where staged files wait and where approved ones go (MINTGATE_STAGING_*).
     staging: StagingSettings | None = None
 
@@ -155,7 +168,7 @@ class Settings:
             host=r.get("HOST", parse.nonempty, defaults.host),
             port=r.get("PORT", parse.port_number, defaults.port),
             issuers_file=r.get("ISSUERS_FILE", parse.existing_file, defaults.issuers_file),
-            publishers_file=r.get("PUBLISHERS_FILE", parse.existing_file, defaults.publishers_file),
+            publishers_file=r.get("PUBLISHERS_FILE", parse.existing_file, None),
             trust_source=r.get("TRUST_SOURCE", parse_trust_source, defaults.trust_source),
             signing_key_files=r.get("SIGNING_KEY_FILES", parse.existing_files, ()),
             redis_url=r.get("REDIS_URL", parse.redis_url, None),
@@ -212,6 +225,8 @@ class Settings:
                 "RATE_LIMIT_LOGIN_ACCOUNT", parse_rate, defaults.rate_limit_login_account
             ),
             session_ttl=r.get("SESSION_TTL", parse.bounded_int(300, 7 * 86400), SESSION_TTL),
+            audit_retention_days=r.get("AUDIT_RETENTION_DAYS", parse.bounded_int(1, 36500), None),
+            mint_record_commit=r.get("MINT_RECORD_COMMIT", parse_record_commit, "flush"),
             staging=_staging(env),
         )
         settings = _webauthn_checked(settings)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import httpx
 import redis.asyncio as aioredis
@@ -17,7 +18,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.routing import Route
 
 import jwks_cache
+from service import defaults as packaged
 from service.accounts.core import Context, Deps
+from service.accounts.publisher_sync import read_specs, sync_publishers
 from service.accounts.secretbox import (
     SecretBox,
     SecretKeyError,
@@ -51,12 +54,19 @@ from service.scanning.partner import GitHubPartner
 from service.scanning.revokers import ApiTokenRevoker, MintedTokenRevoker, TokenRevoker
 from service.settings import Settings, SettingsError
 from service.store import Store, StoreError
+from service.store.engine import is_sqlite
 from service.trust import TrustStore
+from service.trust.groupcommit import WRITERS
+from service.trust.index import TrustIndex
 from service.trust.pending import PendingTrust
-from service.trust.sql import SqlMintRecorder, SqlPendingTrust, SqlTrustStore
-from service.trust.toml import load_trust
+from service.trust.sql import SqlMintRecorder, SqlPendingTrust, SqlTrustFeed, SqlTrustStore
+from service.trust.startup import FileApplied
+from service.trust.toml import TrustConfigError, load_trust
 
 log = logging.getLogger(__name__)
+
+# The audit trail's actor for publishers applied from MINTGATE_PUBLISHERS_FILE.
+FILE_ACTOR = "operator:publishers-file"
 
 
 def key_cache(
@@ -197,22 +207,66 @@ def rate_limits(
     return limiter, rules, per_publisher
 
 
+@dataclass(frozen=True, slots=True)
+class TrustSources:
+    """What the exchange reads trust through, and what the app's lifespan keeps running."""
+
+    trust: TrustStore
+    pending: PendingTrust | None
+    recorder: MintRecorder | None
+    described: str  # for the start-up log
+    index: TrustIndex | None = None
+    file: FileApplied | None = None
+
+    async def aclose(self) -> None:
+        """Before the store closes: no poll, file sync or mint record still running."""
+        for part in (self.file, self.index, self.recorder):
+            if isinstance(part, FileApplied | TrustIndex | SqlMintRecorder):
+                await part.aclose()
+
+
 def trust_sources(
     settings: Settings, issuers: Issuers, store: Store, clock: Callable[[], float]
-) -> tuple[TrustStore, PendingTrust | None, MintRecorder | None, str]:
-    """TOML (the embedded default) or the database (MINTGATE_TRUST_SOURCE=database).
+) -> TrustSources:
+    """The database (the default) or, for a file-only deployment, the TOML file.
 
-    An explicit switch rather than "whenever a database is configured": the
-    database URL has a default (a SQLite file), so presence says nothing about
-    intent. Pending publishers and last-use records need the database.
-    The last item describes the source for the start-up log.
+    On the database, what the pages, the API and the CLI add is what mints; a
+    MINTGATE_PUBLISHERS_FILE is checked now and applied into the database before the
+    first answer (trust/startup.py).
     """
-    if settings.trust_source == "database":
-        return (
-            SqlTrustStore(store, issuers),
-            SqlPendingTrust(store, issuers, clock),
-            SqlMintRecorder(store, clock),
-            "trusted publishers from the database",
-        )
-    toml = load_trust(settings.publishers_file, issuers)
-    return toml, None, None, f"{len(toml)} trusted publishers from {settings.publishers_file.name}"
+    if settings.trust_source == "toml":
+        path = settings.publishers_file or packaged.PUBLISHERS
+        toml = load_trust(path, issuers)
+        return TrustSources(toml, None, None, f"{len(toml)} trusted publishers from {path.name}")
+    index = TrustIndex(SqlTrustStore(store, issuers), SqlTrustFeed(store))
+    trust: TrustStore = index
+    file = None
+    described = "trusted publishers from the database"
+    if settings.publishers_file is not None:
+        path = settings.publishers_file
+        try:
+            read_specs(path, issuers)
+        except TrustConfigError as exc:
+            raise SettingsError(f"MINTGATE_PUBLISHERS_FILE: {exc}") from None
+        deps = Deps(store=store, clock=clock)
+
+        async def apply() -> None:
+            await sync_publishers(deps, Context(actor=FILE_ACTOR), issuers, path)
+
+        trust = file = FileApplied(index, apply)
+        described += f", {path.name} applied"
+    return TrustSources(
+        trust,
+        SqlPendingTrust(store, issuers, clock, reified=index.forget),
+        SqlMintRecorder(
+            store,
+            clock,
+            flushed=settings.mint_record_commit == "flush",
+            # SQLite has one writer at a time: a second batch would only wait on its lock
+            # (in SQLite's busy handler, which sleeps in growing steps).
+            writers=1 if is_sqlite(settings.database_url) else WRITERS,
+        ),
+        described,
+        index=index,
+        file=file,
+    )

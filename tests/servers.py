@@ -9,10 +9,11 @@ import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -114,6 +115,19 @@ def running(
     send it, then SIGKILL to its whole process group: killing only `mintgate serve`
     orphaned its workers, which went on running after the test.
     """
+    with ExitStack() as stack:
+        if command[-1] == "serve" and "MINTGATE_DATABASE_URL" not in env:
+            # The trust source is the database: each server its own, never the working
+            # directory's (the checkout's) default file, nor beside logs a test reads.
+            home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="mintgate-db-")))
+            env = {**env, "MINTGATE_DATABASE_URL": f"sqlite:///{home / 'mintgate.sqlite3'}"}
+        yield stack.enter_context(_running(command, env, log))
+
+
+@contextmanager
+def _running(
+    command: Sequence[str], env: Mapping[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("ab") as out:
         process = subprocess.Popen(  # noqa: S603 (commands built by the tests)
             list(command),

@@ -8,6 +8,7 @@ project. One transaction: the database matches the file, or nothing changed.
 
 from __future__ import annotations
 
+import contextlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +47,33 @@ def read_specs(path: Path, issuers: Issuers) -> dict[tuple[str, str], tuple[str,
     return out
 
 
-async def sync_publishers(deps: Deps, ctx: Context, issuers: Issuers, path: Path) -> SyncReport:
-    """Raises TrustConfigError for a bad file, before anything is written."""
+class _DryRun(Exception):
+    """Raised at the end of a dry run's transaction, so the database rolls it back."""
+
+
+async def sync_publishers(
+    deps: Deps, ctx: Context, issuers: Issuers, path: Path, *, dry_run: bool = False
+) -> SyncReport:
+    """Raises TrustConfigError for a bad file, before anything is written.
+
+    A dry run does everything in its transaction, then rolls it back: the report is the
+    diff the real run would make, computed by the same code.
+    """
     wanted = read_specs(path, issuers)
     report = SyncReport()
+    with contextlib.suppress(_DryRun):
+        await _sync(deps, ctx, wanted, report, dry_run=dry_run)
+    return report
+
+
+async def _sync(
+    deps: Deps,
+    ctx: Context,
+    wanted: dict[tuple[str, str], tuple[str, PublisherSpec]],
+    report: SyncReport,
+    *,
+    dry_run: bool,
+) -> None:
     now = deps.now()
     async with deps.store.transaction() as tx:
         present: dict[tuple[str, str], tuple[int, str]] = {}
@@ -79,7 +103,8 @@ async def sync_publishers(deps: Deps, ctx: Context, issuers: Issuers, path: Path
             )
             report.added.append((key, spec.identity))
             await _audit(tx, deps, ctx, "publisher:added", key, added.id, spec)
-    return report
+        if dry_run:
+            raise _DryRun
 
 
 async def _create(tx: Transaction, deps: Deps, ctx: Context, name: str, key: str) -> ProjectRecord:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import timedelta
 
 from service.accounts.core import Context, deps_for
-from service.accounts.housekeeping import sweep
+from service.accounts.housekeeping import describe, sweep
 from service.commands.common import connect, load_settings
 from service.commands.user import operator
 from service.settings import Settings
@@ -26,8 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("current", help="print the revision the database is at")
     actions.add_parser(
         "sweep",
-        help="delete expired sessions, WebAuthn challenges, pending publishers and long-expired"
-        " invitations (also done on logins, every few minutes)",
+        help="delete expired sessions, WebAuthn challenges, pending publishers, long-expired"
+        " invitations and minted-token records, old trust changes (also done on logins, every"
+        " few minutes), and audit events older than MINTGATE_AUDIT_RETENTION_DAYS when set",
     )
 
 
@@ -46,13 +48,15 @@ async def _sweep(settings: Settings) -> int:
         return 2
     try:
         deps = deps_for(store, None, settings.smtp_from, settings.two_factor_required_from)
-        swept = await sweep(deps, Context(actor=operator()))
+        retention = settings.audit_retention_days
+        swept = await sweep(
+            deps,
+            Context(actor=operator()),
+            audit_retention=None if retention is None else timedelta(days=retention),
+        )
     finally:
         await store.close()
-    print(
-        f"mintgate: swept {swept.sessions} sessions, {swept.challenges} WebAuthn challenges,"
-        f" {swept.invitations} invitations, {swept.pending_publishers} pending publishers"
-    )
+    print(f"mintgate: swept {describe(swept)}")
     return 0
 
 

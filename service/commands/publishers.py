@@ -30,6 +30,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="make the publishers this command added match FILE; owners' own publishers stay",
     )
     sync.add_argument("file", type=Path)
+    sync.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
     freeze = actions.add_parser(
         "freeze",
         help="freeze a publisher (by id) and revoke the unexpired tokens minted for it",
@@ -56,10 +59,10 @@ def run(args: argparse.Namespace) -> int:
     except (SettingsError, ValueError) as exc:
         print(f"mintgate: configuration error: {exc}", file=sys.stderr)
         return 2
-    return asyncio.run(_sync(settings, issuers, args.file))
+    return asyncio.run(_sync(settings, issuers, args.file, dry_run=args.dry_run))
 
 
-async def _sync(settings: Settings, issuers: Issuers, path: Path) -> int:
+async def _sync(settings: Settings, issuers: Issuers, path: Path, *, dry_run: bool) -> int:
     store = await connect(settings)
     if store is None:
         return 2
@@ -67,13 +70,17 @@ async def _sync(settings: Settings, issuers: Issuers, path: Path) -> int:
         deps = deps_for(
             store, settings.smtp_url, settings.smtp_from, settings.two_factor_required_from
         )
-        report = await sync_publishers(deps, Context(actor=operator()), issuers, path)
+        report = await sync_publishers(
+            deps, Context(actor=operator()), issuers, path, dry_run=dry_run
+        )
     except TrustConfigError as exc:
         print(f"mintgate: {exc}", file=sys.stderr)
         return 1
     finally:
         await store.close()
     print("\n".join(render(report)))
+    if dry_run:
+        print("mintgate: dry run: nothing was changed")
     return 0
 
 

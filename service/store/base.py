@@ -31,7 +31,12 @@ from service.store.records import (
     TotpRecord,
     UserRecord,
 )
-from service.store.steps_publishing import ApiTokenSteps, PendingPublisherSteps, PublisherSteps
+from service.store.steps_publishing import (
+    ApiTokenSteps,
+    PendingPublisherSteps,
+    PublisherSteps,
+    TrustFeedSteps,
+)
 from service.store.steps_staging import StagingSteps
 
 __all__ = [
@@ -242,6 +247,12 @@ class InvitationSteps(Protocol):
 class AuditSteps(Protocol):
     async def record(self, event: AuditEvent) -> None: ...
 
+    async def record_all(self, events: Sequence[AuditEvent]) -> None:
+        """Many events in one statement (the mint recorder's batches)."""
+
+    async def commit_without_flush(self) -> None:
+        """Let this transaction's commit return before it is flushed to disk (PostgreSQL)."""
+
     async def audit_events(
         self,
         subject_user_id: int | None = None,
@@ -288,9 +299,17 @@ class SessionSteps(Protocol):
 
 
 class HousekeepingSteps(Protocol):
-    async def delete_expired(self, now: datetime, *, invitations_before: datetime) -> Swept:
+    async def delete_expired(
+        self,
+        now: datetime,
+        *,
+        invitations_before: datetime,
+        minted_before: datetime | None = None,
+        audit_before: datetime | None = None,
+    ) -> Swept:
         """Remove expired sessions, WebAuthn challenges and pending publishers, and
-        invitations that expired before `invitations_before`."""
+        invitations that expired before `invitations_before`; with them, minted-token rows
+        that expired before `minted_before` and audit events older than `audit_before`."""
 
 
 class Transaction(
@@ -308,6 +327,7 @@ class Transaction(
     ApiTokenSteps,
     HousekeepingSteps,
     StagingSteps,
+    TrustFeedSteps,
     Protocol,
 ):
     """The steps of one change. Nothing is visible to others until the block ends."""

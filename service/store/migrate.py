@@ -7,6 +7,7 @@ for the CLI, for the embedded SQLite created on first use, and in tests.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 
@@ -59,8 +60,17 @@ async def downgrade(engine: AsyncEngine, revision: str) -> None:
     await _migrate(engine, command.downgrade, revision)
 
 
+# Alembic runs each migration through one module-global `context` proxy, so two stores
+# opened at once in one process (two apps, or an app and a CLI command) would trample
+# each other's: they take turns, one lock per event loop.
+_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 async def _migrate(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
-    async with engine.connect() as conn:
+    turn = _turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+    async with turn, engine.connect() as conn:
         locked = conn.dialect.name == "postgresql"
         if locked:
             await _lock(conn)

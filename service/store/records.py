@@ -122,10 +122,21 @@ class Swept:
     challenges: int = 0
     invitations: int = 0
     pending_publishers: int = 0
+    minted_tokens: int = 0
+    trust_changes: int = 0
+    audit_events: int = 0
 
     @property
     def total(self) -> int:
-        return self.sessions + self.challenges + self.invitations + self.pending_publishers
+        return (
+            self.sessions
+            + self.challenges
+            + self.invitations
+            + self.pending_publishers
+            + self.minted_tokens
+            + self.trust_changes
+            + self.audit_events
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,3 +83,13 @@ class ApiTokenRecord:
     expires_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrustFeed:
+    """The trust change feed as one reader found it (service/trust/index.py follows it)."""
+
+    version: int  # every change up to here is committed and listed (or trimmed)
+    trimmed_through: int  # changes up to here were swept: a reader behind it drops all
+    keys: tuple[tuple[str, str], ...]  # (issuer, lookup key) changed after the version asked
+    truncated: bool = False  # more changed than were listed: drop all

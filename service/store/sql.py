@@ -1,7 +1,8 @@
 """SqlStore: the Store protocol over SQLAlchemy's async engine (SQLite or PostgreSQL).
 
 SqlTransaction is assembled from one step group per domain (sql_users,
-sql_keys, sql_access, sql_audit, sql_sessions, sql_publishers, sql_tokens, sql_sweep),
+sql_keys, sql_access, sql_audit, sql_sessions, sql_publishers, sql_tokens, sql_sweep,
+sql_trustfeed),
 all sharing the transaction's session.
 """
 
@@ -25,6 +26,7 @@ from service.store.sql_sessions import SessionSql
 from service.store.sql_staging import StagingSql
 from service.store.sql_sweep import HousekeepingSql
 from service.store.sql_tokens import ApiTokenSql
+from service.store.sql_trustfeed import TrustFeedSql
 from service.store.sql_users import RecoverySql, TotpSql, UserSql
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class SqlTransaction(
     ApiTokenSql,
     HousekeepingSql,
     StagingSql,
+    TrustFeedSql,
 ):
     """Every step of one change, over one session inside one database transaction."""
 

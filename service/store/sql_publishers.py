@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 
 from service.store.base import Duplicate
 from service.store.models_access import Project
@@ -136,14 +136,28 @@ class PublisherSql(Steps):
         return rowcount(result) == 1
 
     async def mark_publisher_used(
-        self, publisher_ids: Sequence[int], at: datetime, run_id: str | None
+        self,
+        publisher_ids: Sequence[int],
+        at: datetime,
+        run_id: str | None,
+        *,
+        unless_since: datetime | None = None,
     ) -> None:
         if publisher_ids:
+            query = update(TrustedPublisher).where(TrustedPublisher.id.in_(publisher_ids))
+            if unless_since is not None:
+                # Rows used since then are skipped without a lock: concurrent mints of one
+                # publisher do not queue behind each other's commit to bump one timestamp.
+                query = query.where(
+                    or_(
+                        TrustedPublisher.last_used_at.is_(None),
+                        TrustedPublisher.last_used_at < unless_since,
+                    )
+                )
             await self.session.execute(
-                update(TrustedPublisher)
-                .where(TrustedPublisher.id.in_(publisher_ids))
-                .values(last_used_at=at, last_run_id=run_id)
-                .execution_options(synchronize_session=False)
+                query.values(last_used_at=at, last_run_id=run_id).execution_options(
+                    synchronize_session=False
+                )
             )
 
     async def publisher_by_id(self, publisher_id: int) -> PublisherRecord | None:
@@ -182,19 +196,22 @@ class PublisherSql(Steps):
         )
 
     async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None:
-        self.session.add_all(
-            MintedToken(
-                jti=t.jti,
-                publisher_id=t.publisher_id,
-                project=t.project,
-                issuer=t.issuer,
-                repository=t.repository,
-                issued_at=t.issued_at,
-                expires_at=t.expires_at,
+        if tokens:
+            await self.session.execute(
+                insert(MintedToken),
+                [
+                    {
+                        "jti": t.jti,
+                        "publisher_id": t.publisher_id,
+                        "project": t.project,
+                        "issuer": t.issuer,
+                        "repository": t.repository,
+                        "issued_at": t.issued_at,
+                        "expires_at": t.expires_at,
+                    }
+                    for t in tokens
+                ],
             )
-            for t in tokens
-        )
-        await self.session.flush()
 
     async def minted_tokens(
         self,

@@ -13,6 +13,7 @@ from service.store.records_publishing import (
     PublisherRecord,
     PublisherSource,
     PublisherSpec,
+    TrustFeed,
 )
 
 
@@ -37,8 +38,14 @@ class PublisherSteps(Protocol):
     async def delete_publisher(self, project_id: int, publisher_id: int) -> bool: ...
 
     async def mark_publisher_used(
-        self, publisher_ids: Sequence[int], at: datetime, run_id: str | None
-    ) -> None: ...
+        self,
+        publisher_ids: Sequence[int],
+        at: datetime,
+        run_id: str | None,
+        *,
+        unless_since: datetime | None = None,
+    ) -> None:
+        """Record a use; with `unless_since`, not on rows already used since then."""
 
     async def set_trusted_publishing_only(self, project_id: int, on: bool) -> None: ...
 
@@ -126,3 +133,11 @@ class ApiTokenSteps(Protocol):
         """True when this call revoked it (False: unknown or already revoked)."""
 
     async def mark_api_token_used(self, token_id: str, at: datetime) -> None: ...
+
+
+class TrustFeedSteps(Protocol):
+    async def trust_changes_since(self, since: int, *, limit: int) -> TrustFeed:
+        """The feed's version and the keys changed after `since` (at most `limit`)."""
+
+    async def trim_trust_changes(self, before: int) -> int:
+        """Delete changes recorded before `before` (Unix seconds); how many went."""

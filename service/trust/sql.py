@@ -1,10 +1,11 @@
-"""Trusted publishers from the database (MINTGATE_TRUST_SOURCE=database).
+"""Trusted publishers from the database (the default trust source).
 
 SqlTrustStore answers the exchange's one question, by (issuer, lookup key) in
 SQL, and rebuilds each row with its provider's `from_table`: the claim checks
-are the TOML path's, unchanged. SqlPendingTrust turns a matching pending
+are the TOML path's, unchanged; trust/index.py keeps its answers in memory and
+SqlTrustFeed tells it what changed. SqlPendingTrust turns a matching pending
 publisher into a project. SqlMintRecorder writes each mint's last use and
-audit events after signing.
+audit events after signing, before the token is answered.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from service.issuers import Issuers
 from service.minting.tokens import Minted
@@ -33,8 +35,10 @@ from service.store.records_publishing import (
     MintedTokenRecord,
     PendingPublisherRecord,
     PublisherSpec,
+    TrustFeed,
 )
 from service.trust import Trusted, TrustUnavailable, project_state
+from service.trust.groupcommit import WRITERS, GroupCommit
 from service.trust.pending import INVALID_PENDING_PUBLISHER, PendingTrusted
 from service.trust.tables import rebuild
 
@@ -49,6 +53,8 @@ RUN_ID_CLAIMS: Final = (
     "wf_id",  # Semaphore
 )
 ACTOR_LENGTH = 100
+# A publisher's last use is written at most this often; its every use is in the audit trail.
+LAST_USED_EVERY = timedelta(seconds=10)
 
 
 def run_id(claims: Claims) -> str | None:
@@ -148,11 +154,19 @@ def _unpinnable(trusted: Trusted, why: str) -> Refusal:
 
 class SqlPendingTrust:
     def __init__(
-        self, store: Store, issuers: Issuers, clock: Callable[[], float] = time.time
+        self,
+        store: Store,
+        issuers: Issuers,
+        clock: Callable[[], float] = time.time,
+        *,
+        reified: Callable[[str, str], None] | None = None,
     ) -> None:
         self.store = store
         self.issuers = issuers
         self.clock = clock
+        # Told (issuer, lookup key) of each publisher a reify made: the trust index forgets
+        # the answer it holds, so this process's next mint finds the new publisher.
+        self.reified = reified
 
     async def pending_for(self, issuer: str, lookup_key: str) -> Sequence[PendingTrusted]:
         with _answering():
@@ -170,9 +184,12 @@ class SqlPendingTrust:
         with _answering():
             try:
                 async with self.store.transaction() as tx:
-                    return await self._reify(tx, pending, _at(now))
+                    made = await self._reify(tx, pending, _at(now))
             except _Lost as lost:
                 return lost.refusal
+        if self.reified is not None and isinstance(made, Trusted):
+            self.reified(pending.publisher.issuer, pending.publisher.lookup_key)
+        return made
 
     async def _reify(
         self, tx: Transaction, pending: PendingTrusted, at: datetime
@@ -209,55 +226,117 @@ class SqlPendingTrust:
         return Trusted(pending.project, pending.publisher, ref=publisher.id)
 
 
-class SqlMintRecorder:
-    """After signing: each used publisher's last use, one audit event per project, and the
+@dataclass(frozen=True, slots=True)
+class _MintRecord:
+    at: datetime
+    run: str | None
+    publisher_ids: tuple[int, ...]
+    tokens: tuple[MintedTokenRecord, ...]
+    events: tuple[AuditEvent, ...]
 
-    token in `minted_tokens` (jti, publisher, repository, issued, expiry) so an incident
-    can revoke what a publisher minted; all in one transaction, one call per mint.
+
+class SqlMintRecorder:
+    """Each mint's record, durable before its token is answered: every used publisher's
+
+    last use, one `mint` audit event per project, and the token in `minted_tokens` (jti,
+    publisher, repository, issued, expiry) so an incident can revoke what a publisher
+    minted. Concurrent mints share one transaction (group commit); an outage raises
+    to the exchange, which then answers 503 rather than mint without a trail.
     """
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        *,
+        flushed: bool = True,
+        writers: int = WRITERS,
+    ) -> None:
         self.store = store
         self.clock = clock
+        # MINTGATE_MINT_RECORD_COMMIT: "flush" (the default) answers once the batch's commit
+        # is on disk; "commit" once it is committed (see Transaction.commit_without_flush).
+        self.flushed = flushed
+        self.commits: GroupCommit[_MintRecord] = GroupCommit(
+            self._write, isolate=(IntegrityError, DataError), writers=writers
+        )
 
     async def minted(
         self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
     ) -> None:
         at, run = _at(self.clock()), run_id(claims)
-        ids = [t.ref for t in used if t.ref is not None]
         issued = _at(minted.issued) if minted.issued else at
-        tokens = [
-            MintedTokenRecord(
-                jti=minted.jti,
-                publisher_id=t.ref,
-                project=t.project,
-                issuer=issuer,
-                repository=t.publisher.lookup_key[:255],
-                issued_at=issued,
-                expires_at=_at(minted.expires),
-            )
-            for t in used
-        ]
-        async with self.store.transaction() as tx:
-            await tx.mark_publisher_used(ids, at, run)
-            await tx.record_minted(tokens)
-            for trusted in used:
-                await tx.record(
-                    AuditEvent(
-                        event="mint",
-                        actor=f"publisher:{trusted.publisher.identity}"[:ACTOR_LENGTH],
-                        occurred_at=at,
-                        subject_project=trusted.project,
-                        details={
-                            "issuer": issuer,
-                            "publisher_id": trusted.ref,
-                            "publisher": trusted.publisher.identity,
-                            "projects": list(minted.projects),
-                            "jti": minted.jti,
-                            "run_id": run,
-                        },
-                    )
+        record = _MintRecord(
+            at=at,
+            run=run,
+            publisher_ids=tuple(t.ref for t in used if t.ref is not None),
+            tokens=tuple(
+                MintedTokenRecord(
+                    jti=minted.jti,
+                    publisher_id=t.ref,
+                    project=t.project,
+                    issuer=issuer,
+                    repository=t.publisher.lookup_key[:255],
+                    issued_at=issued,
+                    expires_at=_at(minted.expires),
                 )
+                for t in used
+            ),
+            events=tuple(_mint_event(issuer, t, minted, at, run) for t in used),
+        )
+        await self.commits.submit(record)
+
+    async def aclose(self) -> None:
+        await self.commits.aclose()
+
+    async def _write(self, batch: Sequence[_MintRecord]) -> None:
+        # One UPDATE per distinct (time, run) rather than per mint: the latest use of
+        # each publisher in the batch is what last_used_at keeps anyway.
+        latest: dict[int, tuple[datetime, str | None]] = {}
+        for record in batch:
+            for ref in record.publisher_ids:
+                latest[ref] = (record.at, record.run)
+        uses: dict[tuple[datetime, str | None], list[int]] = {}
+        for ref, use in latest.items():
+            uses.setdefault(use, []).append(ref)
+        async with self.store.transaction() as tx:
+            if not self.flushed:
+                await tx.commit_without_flush()
+            for (at, run), refs in uses.items():
+                await tx.mark_publisher_used(refs, at, run, unless_since=at - LAST_USED_EVERY)
+            await tx.record_minted([t for record in batch for t in record.tokens])
+            await tx.record_all([e for record in batch for e in record.events])
+
+
+def _mint_event(
+    issuer: str, trusted: Trusted, minted: Minted, at: datetime, run: str | None
+) -> AuditEvent:
+    return AuditEvent(
+        event="mint",
+        actor=f"publisher:{trusted.publisher.identity}"[:ACTOR_LENGTH],
+        occurred_at=at,
+        subject_project=trusted.project,
+        details={
+            "issuer": issuer,
+            "publisher_id": trusted.ref,
+            "publisher": trusted.publisher.identity,
+            "projects": list(minted.projects),
+            "jti": minted.jti,
+            "run_id": run,
+        },
+    )
+
+
+class SqlTrustFeed:
+    """The change feed for trust/index.py; an outage raises TrustUnavailable."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def read(self, since: int, *, limit: int) -> TrustFeed:
+        with _answering():
+            async with self.store.transaction() as tx:
+                return await tx.trust_changes_since(since, limit=limit)
 
 
 class _Lost(Exception):

@@ -218,7 +218,8 @@ def test_db_sweep_removes_expired_rows_and_is_audited(
     asyncio.run(expired_session())
     assert main(["db", "sweep"]) == 0
     assert capsys.readouterr().out == (
-        "mintgate: swept 1 sessions, 0 WebAuthn challenges, 0 invitations, 0 pending publishers\n"
+        "mintgate: swept 1 sessions, 0 WebAuthn challenges, 0 invitations, 0 pending publishers,"
+        " 0 minted-token records, 0 trust changes, 0 audit events\n"
     )
     assert main(["db", "sweep"]) == 0
     assert "swept 0 sessions" in capsys.readouterr().out

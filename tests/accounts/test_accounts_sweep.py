@@ -17,7 +17,7 @@ from service.accounts.projects import create_project
 from service.accounts.sessions import Sessions
 from service.store import SqlStore
 from service.store.records import InvitationRecord, ProjectRecord, Swept
-from service.store.records_publishing import PublisherSpec
+from service.store.records_publishing import MintedTokenRecord, PublisherSpec
 
 pytestmark = pytest.mark.anyio
 
@@ -89,8 +89,51 @@ async def test_an_operator_sweep_is_audited(
         [event] = [e for e in await tx.audit_events() if e.event == "operator:sweep"]
     assert (event.actor, dict(event.details)) == (
         "operator:root",
-        {"sessions": 2, "challenges": 2, "invitations": 0, "pending_publishers": 0},
+        {
+            "sessions": 2,
+            "challenges": 2,
+            "invitations": 0,
+            "pending_publishers": 0,
+            "minted_tokens": 0,
+            "trust_changes": 0,
+            "audit_events": 0,
+        },
     )
+
+
+async def test_audit_events_go_only_past_a_retention_the_operator_set(
+    accounts: Accounts, deps: Deps, store: SqlStore, clock: Clock
+) -> None:
+    await _populate(accounts, deps, store)
+    async with store.transaction() as tx:
+        kept = len(await tx.audit_events())
+    clock.advance(10 * DAY)
+    assert (await sweep(deps)).audit_events == 0  # no retention: the trail is kept for ever
+    assert (await sweep(deps, audit_retention=timedelta(days=11))).audit_events == 0
+    assert (await sweep(deps, audit_retention=timedelta(days=9))).audit_events == kept
+    async with store.transaction() as tx:
+        assert await tx.audit_events() == []
+
+
+async def test_minted_token_records_go_a_day_after_they_expire(
+    deps: Deps, store: SqlStore, clock: Clock
+) -> None:
+    now = deps.now()
+    record = MintedTokenRecord(
+        jti="j1",
+        publisher_id=1,
+        project="pkg",
+        issuer="https://token.actions.githubusercontent.com",
+        repository="octo/pkg",
+        issued_at=now,
+        expires_at=now + timedelta(minutes=15),
+    )
+    async with store.transaction() as tx:
+        await tx.record_minted([record])
+    clock.advance(DAY)
+    assert (await sweep(deps)).minted_tokens == 0
+    clock.advance(15 * 60)
+    assert (await sweep(deps)).minted_tokens == 1
 
 
 async def test_the_sweeper_runs_at_most_once_per_interval(

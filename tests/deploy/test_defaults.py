@@ -39,9 +39,11 @@ def test_issuer_examples_accept_exactly_the_packaged_default_issuers(copy: Any) 
 
 def test_settings_default_to_the_files_inside_the_package() -> None:
     settings = Settings.from_env({})
+    # Publishers live in the database by default: no file is read unless one is named
+    # (the packaged empty one is what the file-only source trusts then).
+    assert (settings.trust_source, settings.publishers_file) == ("database", None)
     defaults = {
         "issuers_file": (settings.issuers_file, ISSUERS),
-        "publishers_file": (settings.publishers_file, PUBLISHERS),
         "common_passwords_file": (settings.common_passwords_file, COMMON_PASSWORDS),
     }
     for name, (path, packaged) in defaults.items():

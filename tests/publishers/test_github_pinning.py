@@ -216,10 +216,10 @@ async def test_a_pin_the_store_cannot_record_is_a_503_and_mints_nothing(
     signed = token(github, FIRST)
     async with app_over(store, clock) as client:
         exchange = client._transport.app.state.exchange  # type: ignore[attr-defined]
-        healthy = exchange.trust.store
-        exchange.trust.store = _PinFails(store)
+        healthy = exchange.trust.source.store  # the index's SqlTrustStore
+        exchange.trust.source.store = _PinFails(store)
         down = await mint(client, signed)
-        exchange.trust.store = healthy
+        exchange.trust.source.store = healthy
         # Nothing was signed and the jti was not burnt: the same job may retry.
         retried = await mint(client, signed)
     assert (down.status_code, codes(down)) == (503, ["service-unavailable"])

@@ -52,10 +52,9 @@ async def add_role(store: SqlStore, project: str, user: UserRecord, role: str, n
 def settings(**changes: Any) -> Settings:
     base = Settings(
         issuers_file=DATA / "issuers.toml",
-        publishers_file=DATA / "publishers.toml",
+        publishers_file=None,  # what the test writes to the store is all that is trusted
         rate_limit_mint_ip=None,
         rate_limit_mint_publisher=None,
-        trust_source="database",
     )
     fields = {name: getattr(base, name) for name in base.__slots__}  # type: ignore[attr-defined]
     return Settings(**{**fields, **changes})
@@ -69,6 +68,17 @@ async def app_over(store: SqlStore, clock: Clock) -> AsyncIterator[httpx.AsyncCl
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+async def caught_up(client: httpx.AsyncClient) -> None:
+    """Wait until the app's trust index reflects what was committed before this call.
+
+    A change reaches the index through the database's change feed within a second
+    (tests/publishing/test_trust_replicas.py holds that bound); a test that changes
+    trust and mints at once waits for the poll instead of guessing a time.
+    """
+    app = client._transport.app  # type: ignore[attr-defined]
+    await app.state.trust_index.caught_up()
 
 
 async def mint(client: httpx.AsyncClient, token: str) -> httpx.Response:

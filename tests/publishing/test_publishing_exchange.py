@@ -99,19 +99,32 @@ async def test_a_publisher_removed_in_the_database_stops_minting_at_once(
     assert codes(response) == ["invalid-publisher"]
 
 
-async def test_a_failing_last_use_write_never_fails_the_mint(
+async def test_a_mint_whose_record_cannot_be_written_is_not_answered_and_may_be_retried(
     store: SqlStore, issuers: Issuers, github: FakeIssuer, issuers_mock: Any, clock: Clock
 ) -> None:
+    """No token nobody can trace: the record fails, the token is dropped (503), and the
+    OIDC token's jti is given back, so the job's retry mints once the database is back."""
     await trust(store, issuers, "sampleproject")
 
     async def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")
 
+    signed = github.sign(github_claims())
     async with app_over(store, clock) as client:
         exchange = client._transport.app.state.exchange  # type: ignore[attr-defined]
+        working = exchange.recorder.minted
         exchange.recorder.minted = broken
-        response = await mint(client, github.sign(github_claims()))
-    assert response.status_code == 200
+        refused = await mint(client, signed)
+        exchange.recorder.minted = working
+        retried = await mint(client, signed)
+        again = await mint(client, signed)
+    assert (refused.status_code, codes(refused)) == (503, ["service-unavailable"])
+    assert "token" not in refused.json()
+    assert retried.status_code == 200, retried.json()
+    assert codes(again) == ["invalid-reuse-token"]
+    async with store.transaction() as tx:
+        mints = [e for e in await tx.audit_events(project="sampleproject") if e.event == "mint"]
+    assert len(mints) == 1
 
 
 async def test_a_database_that_cannot_answer_is_a_503_not_a_guess(

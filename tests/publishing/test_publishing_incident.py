@@ -14,7 +14,7 @@ import jwt
 import pytest
 from accounts.accounts_helpers import ctx_for, new_user
 from fakeissuer import Clock, FakeIssuer, github_claims
-from publishingkit import MINUTE, add_role, app_over, codes, mint, owner_of, table
+from publishingkit import MINUTE, add_role, app_over, caught_up, codes, mint, owner_of, table
 
 from service.accounts.accounts import Accounts
 from service.accounts.core import Context, Deps
@@ -73,6 +73,7 @@ async def test_frozen_publisher_mints_nothing_and_its_tokens_are_revoked(
         assert [r.status_code for r in before] == [200, 200]
         frozen = await freeze_publisher(deps, ctx_for(owner), revocations, PROJECT, publisher.id)
         assert isinstance(frozen, Frozen), frozen
+        await caught_up(client)
         after = await mint(client, github.sign(github_claims()))
 
     assert frozen.revoked == 2
@@ -281,6 +282,7 @@ async def test_stage_only_publisher_mints_tokens_that_say_so(
         changed = await set_stage_only(deps, ctx_for(owner), PROJECT, publisher.id, True)
         assert isinstance(changed, PublisherRecord)
         assert changed.stage_only
+        await caught_up(client)
         staged = claims_of(await mint(client, github.sign(github_claims())))
     assert "stage_only" not in plain
     assert staged["stage_only"] == [PROJECT]
@@ -332,6 +334,7 @@ async def test_an_archived_project_leaves_the_grant_and_a_quarantined_one_refuse
     async with app_over(store, clock) as client:
         kept = await mint(client, github.sign(github_claims()))
         await operator_set_project_state(deps, OPERATOR, "sample-plugin", "quarantined")
+        await caught_up(client)
         refused = await mint(client, github.sign(github_claims()))
     assert claims_of(kept)["projects"] == ["sample-plugin"]
     assert codes(refused) == ["project-quarantined"]

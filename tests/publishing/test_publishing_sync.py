@@ -79,13 +79,20 @@ async def test_a_bad_file_changes_nothing_and_names_the_key(
         assert await tx.projects() == []
 
 
-def test_the_command_prints_what_changed(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def seed_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """SEED in a file, and the CLI's environment: its own SQLite file, the test issuers."""
     monkeypatch.setenv("MINTGATE_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.sqlite3'}")
     monkeypatch.setenv("MINTGATE_ISSUERS_FILE", str(DATA / "issuers.toml"))
     path = tmp_path / "publishers.toml"
     path.write_text(SEED)
+    return path
+
+
+def test_the_command_prints_what_changed(
+    seed_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = seed_file
     assert main(["publishers", "sync", str(path)]) == 0
     out = capsys.readouterr().out
     assert "+ sampleproject  github:octo-org/sampleproject:release.yml:env=pypi" in out
@@ -93,3 +100,22 @@ def test_the_command_prints_what_changed(
     assert main(["publishers", "sync", str(path)]) == 0
     assert "0 added, 0 removed, 2 unchanged" in capsys.readouterr().out
     assert main(["token", "list", "--user", "nobody"]) == 1
+
+
+def test_a_dry_run_prints_the_diff_and_changes_nothing(
+    seed_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = seed_file
+    assert main(["publishers", "sync", "--dry-run", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "+ sampleproject  github:octo-org/sampleproject:release.yml:env=pypi" in out
+    assert "2 added, 0 removed, 0 unchanged (2 projects created)" in out
+    assert "dry run: nothing was changed" in out
+    # Nothing was written: the real run still has everything to add.
+    assert main(["publishers", "sync", str(path)]) == 0
+    assert "2 added, 0 removed, 0 unchanged" in capsys.readouterr().out
+    path.write_text(SEED.split("[[project.Second_Project")[0])
+    assert main(["publishers", "sync", "--dry-run", str(path)]) == 0
+    assert "0 added, 1 removed, 1 unchanged" in capsys.readouterr().out
+    assert main(["publishers", "sync", "--dry-run", str(path)]) == 0
+    assert "0 added, 1 removed, 1 unchanged" in capsys.readouterr().out

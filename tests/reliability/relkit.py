@@ -138,6 +138,7 @@ def config_env(files: dict[str, Path]) -> dict[str, str]:
     return {
         "MINTGATE_ISSUERS_FILE": str(files["issuers_file"]),
         "MINTGATE_PUBLISHERS_FILE": str(files["publishers_file"]),
+        "MINTGATE_DATABASE_URL": f"sqlite:///{files['issuers_file'].parent / 'mintgate.sqlite3'}",
         "MINTGATE_JWKS_ALLOW_LOOPBACK_HTTP": "on",
         **NO_RATE_LIMITS,
     }
@@ -146,6 +147,9 @@ def config_env(files: dict[str, Path]) -> dict[str, str]:
 def app_settings(files: dict[str, Path], **changes: Any) -> Settings:
     """Settings for an in-process app: this configuration, rate limits off."""
     limits = {name: None for name in Settings.__dataclass_fields__ if name.startswith("rate_limit")}
+    # The database of the trust source, beside the configuration (never the working directory).
+    database = files["issuers_file"].parent / "mintgate.sqlite3"
+    changes.setdefault("database_url", f"sqlite+aiosqlite:///{database}")
     return Settings(
         issuers_file=files["issuers_file"],
         publishers_file=files["publishers_file"],

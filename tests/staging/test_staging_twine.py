@@ -11,6 +11,7 @@ import secrets
 import subprocess
 import sys
 import time
+import tomllib
 import warnings
 from pathlib import Path
 
@@ -44,7 +45,8 @@ def _run(command: list[str]) -> subprocess.CompletedProcess[str]:
 
 
 def _owner_with_staging(api: httpx.Client) -> tuple[dict[str, str], bytes]:
-    """alice registers, enrols TOTP, creates the project and turns staging on."""
+    """alice registers, enrols TOTP, creates the project, trusts the workflow and turns
+    staging on: all through the API, as on the pages (the database is the trust source)."""
     body = {"username": "alice", "email": "alice@example.org", "password": PASSWORD}
     assert api.post("/api/v1/register", json=body).status_code == 201
     login = api.post("/api/v1/login", json={**body, "bearer": True})
@@ -58,6 +60,9 @@ def _owner_with_staging(api: httpx.Client) -> tuple[dict[str, str], bytes]:
     confirmed = api.post("/api/v1/me/two-factor/totp/confirm", json={"code": code}, headers=auth)
     assert confirmed.status_code == 200, confirmed.text
     assert api.post("/api/v1/projects", json={"name": PROJECT}, headers=auth).status_code == 201
+    publisher = tomllib.loads(SAMPLE_PUBLISHERS)["project"]["sampleproject"]["publisher"][0]
+    added = api.post(f"/api/v1/projects/{PROJECT}/publishers", json=publisher, headers=auth)
+    assert added.status_code == 201, added.text
     turned = api.put(f"/api/v1/projects/{PROJECT}/staging", json={"enabled": True}, headers=auth)
     assert turned.status_code == 200, turned.text
     return auth, secret
@@ -81,11 +86,10 @@ def test_twine_upload_is_staged_until_a_maintainer_approves_with_totp(
     def jwks(request: Request) -> tuple[int, object]:
         return (200, github.jwks()) if request.path == "/jwks" else (404, {})
 
-    issuers, publishers = tmp_path / "issuers.toml", tmp_path / "publishers.toml"
+    issuers = tmp_path / "issuers.toml"
     packages, logs, staging = tmp_path / "packages", tmp_path / "logs", tmp_path / "staging"
     for folder in (packages, logs):
         folder.mkdir()
-    publishers.write_text(SAMPLE_PUBLISHERS)
     htpasswd, password = tmp_path / "htpasswd", secrets.token_urlsafe(16)
     write_htpasswd(htpasswd, "gateway", password)
     (tmp_path / "registry-password").write_text(password + "\n")
@@ -107,7 +111,6 @@ def test_twine_upload_is_staged_until_a_maintainer_approves_with_totp(
         )
         mintgate_env = {
             "MINTGATE_ISSUERS_FILE": str(issuers),
-            "MINTGATE_PUBLISHERS_FILE": str(publishers),
             "MINTGATE_JWKS_ALLOW_LOOPBACK_HTTP": "1",
             "MINTGATE_DATABASE_URL": database,
             "MINTGATE_SECRET_KEY_FILE": str(tmp_path / "secret.key"),

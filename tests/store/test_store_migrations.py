@@ -40,6 +40,8 @@ TABLES = {
     "staged_files",
     "staging_challenges",
     "minted_tokens",
+    "trust_state",
+    "trust_changes",
     "alembic_version",
 }
 

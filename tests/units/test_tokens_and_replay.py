@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+from typing import Any
+
 import pytest
 from fakeissuer import NOW, Clock
 
 from service.minting.keys import ephemeral_signing_keys
 from service.minting.tokens import PREFIX, Grant, Minter, checksum, serialize, unwrap
-from service.replay import MemoryReplayStore, ReplayUnavailable
+from service.replay import MemoryReplayStore, RedisReplayStore, ReplayUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -83,3 +87,28 @@ async def test_full_memory_store_fails_closed_instead_of_evicting() -> None:
     assert not await store.consume("iss", "a", until=NOW + 60)  # still remembered
     clock.advance(61)  # "a" has expired: its slot may be reused
     assert await store.consume("iss", "c", until=NOW + 180)
+
+
+async def test_a_released_record_may_be_consumed_once_more() -> None:
+    clock = Clock()
+    store = MemoryReplayStore(max_entries=10, clock=clock)
+    assert await store.consume("iss", "jti", until=NOW + 60)
+    await store.release("iss", "jti")
+    await store.release("iss", "never-seen")  # nothing to forget: no error
+    assert await store.consume("iss", "jti", until=NOW + 90)
+    assert not await store.consume("iss", "jti", until=NOW + 90)
+    clock.advance(61)  # the first record's expiry passes: the second still holds
+    assert not await store.consume("iss", "jti", until=NOW + 90)
+
+
+@pytest.mark.redis
+async def test_redis_release_forgets_only_that_record(redis: Any) -> None:
+    store = RedisReplayStore(redis)
+    jti, other = f"release-{uuid.uuid4()}", f"kept-{uuid.uuid4()}"
+    assert await store.consume("iss", jti, until=int(time.time()) + 60)
+    assert await store.consume("iss", other, until=int(time.time()) + 60)
+    await store.release("iss", jti)
+    assert await store.consume("iss", jti, until=int(time.time()) + 60)
+    assert not await store.consume("iss", other, until=int(time.time()) + 60)
+    await store.release("iss", jti)
+    await store.release("iss", other)

@@ -18,6 +18,7 @@ from service.store import (
     models_publishing,  # noqa: F401  (likewise)
     models_sessions,  # noqa: F401  (likewise)
     models_staging,  # noqa: F401  (likewise)
+    models_trustfeed,  # noqa: F401  (likewise)
 )
 from service.store.engine import create_engine
 from service.store.models import Base
