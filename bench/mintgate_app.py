@@ -44,6 +44,9 @@ def create_app() -> Starlette:
         jwks_cooldown=float(os.environ.get("BENCH_JWKS_COOLDOWN", "60")),
         issuers_file=Path(os.environ["BENCH_ISSUERS_FILE"]),
         publishers_file=Path(os.environ["BENCH_PUBLISHERS_FILE"]),
+        # The floor comparison keeps the file-only source (no database on the path); the
+        # database source is measured against it by trust_bench.py.
+        trust_source="toml",
         signing_key_files=(Path(os.environ["BENCH_SIGNING_KEY"]),),
         redis_url=os.environ["BENCH_REDIS_URL"],
         jwks_allow_loopback_http=True,

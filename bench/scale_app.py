@@ -1,7 +1,7 @@
 """mintgate for the registry-scale bench, for `uvicorn --factory scale_app:create_app`.
 
 The real `create_app`: trusted publishers from the bench's PostgreSQL database
-(MINTGATE_TRUST_SOURCE=database) or from a TOML file, Redis replay
+(the default) or from a TOML file (MINTGATE_TRUST_SOURCE=toml), Redis replay
 protection, the JWKS cache fetching over loopback http. Equivalent
 environment for `mintgate serve`: MINTGATE_ISSUERS_FILE,
 MINTGATE_TRUST_SOURCE, MINTGATE_DATABASE_URL or MINTGATE_PUBLISHERS_FILE,
@@ -28,10 +28,14 @@ def create_app() -> Starlette:
         issuers_file=Path(env["BENCH_ISSUERS_FILE"]),
         trust_source=env["BENCH_TRUST_SOURCE"],
         database_url=env["BENCH_DATABASE_URL"],
-        publishers_file=Path(env["BENCH_PUBLISHERS_FILE"]),
+        # On the database source the publishers are the database's (seeded), not a file's.
+        publishers_file=(
+            Path(env["BENCH_PUBLISHERS_FILE"]) if env["BENCH_TRUST_SOURCE"] == "toml" else None
+        ),
         signing_key_files=(Path(env["BENCH_SIGNING_KEY"]),),
         redis_url=env["BENCH_REDIS_URL"],
         leeway=int(env["BENCH_LEEWAY"]),
+        mint_record_commit=env.get("BENCH_MINT_RECORD_COMMIT", "flush"),
         jwks_allow_loopback_http=True,
         # One loopback client, one publisher: limits that never refuse, so the load is
         # measured with the cost of counting it, not shed.

@@ -1,0 +1,294 @@
+"""Trusted publishers from the database against the TOML file: mint cost, propagation, memory.
+
+    .venv/bin/python bench/trust_bench.py [--levels 10,1000000] [--rounds 3] [--duration 4]
+
+The floor of this benchmark is mintgate on its file-only source (MINTGATE_TRUST_SOURCE
+=toml: a dict lookup, no database on the path, no mint records), measured in the same
+run. Against it, mintgate on the database source (the default) over PostgreSQL seeded
+with each level's publishers (`mintgate bench seed`'s code, one database per level,
+`mintgate_bench_<level>`, dropped at the end): the trust index in memory, the change
+feed polled every 0.2 s, and every mint's audit, last-use and minted-token rows
+written by group commit before the token is answered: once flushed to disk ("flush",
+the default) and once committed without the flush ("commit", PostgreSQL's asynchronous
+commit). Every server is measured in every round, in turn: p50 at one connection,
+requests/s at 16.
+
+Then, in this process, over the first level's database:
+- propagation: a publisher added and removed through one store (replica A), timed
+  until a second app's index (replica B, its own engine, following the feed) answers
+  accordingly; p50 and max over --changes changes;
+- memory: bytes per cached answer, loading --memory-keys distinct seeded keys.
+
+Aims (issue 19): database/TOML throughput @16 >= 0.9, p50 @1 <= 1.2x.
+Exit status: 0 when every mint was a 200, 1 when any was not, 2 when setup failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import redis
+from issuer import JWKSServer
+from scale_lookup import _asks
+from scale_setup import (
+    PUBLISHER,
+    REDIS_URL,
+    add_bench_publisher,
+    create_database,
+    database_url,
+    drop_database,
+    forget,
+    loadgen,
+    make_keys,
+    server,
+    sign,
+    sweep,
+    write_issuers,
+)
+from servers import Server, ServerError
+
+from service.commands.bench import ProgressBar
+from service.issuers import load_issuers
+from service.store import open_store
+from service.store.engine import create_engine
+from service.trust.index import TrustIndex
+from service.trust.seed import Plan, seed
+from service.trust.sql import SqlTrustFeed, SqlTrustStore
+from service.trust.tables import publisher_spec
+
+AIM_RATIO = 0.9
+AIM_P50 = 1.2
+
+
+def prepare(level: int, issuers_file: Path) -> str:
+    async def go() -> None:
+        await create_database(level)
+        await add_bench_publisher(database_url(level), issuers_file)
+        engine = create_engine(database_url(level))
+        try:
+            await seed(engine, Plan(projects=level, publishers=level, issuers=1), ProgressBar())
+        finally:
+            await engine.dispose()
+
+    print(f"seeding {level:,} projects and publishers", flush=True)
+    asyncio.run(go())
+    return database_url(level)
+
+
+def phase(
+    srv: Server, jtis: list[str], tokens: list[str], conns: int, secs: float, client: redis.Redis
+) -> dict[str, Any]:
+    cpu = srv.cpu_seconds()
+    result = loadgen(srv.port, tokens, conns, secs)
+    result["server_cpu"] = (srv.cpu_seconds() - cpu) / result["elapsed"]
+    forget(client, jtis)
+    if result["non200"] or result["errors"]:
+        print(f"  !! {srv.name}: {result['statuses']} {result['first_refusal'][:200]}", flush=True)
+    return result
+
+
+def measure(
+    args: argparse.Namespace,
+    servers: list[Server],
+    jtis: list[str],
+    tokens: list[str],
+    client: redis.Redis,
+) -> dict[str, list[tuple[dict[str, Any], dict[str, Any]]]]:
+    for srv in servers:  # warm: JWKS fetched, pools open, the index loaded
+        phase(srv, jtis, tokens, 4, 2.0, client)
+    measured: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for index in range(args.rounds):
+        for srv in servers:
+            latency = phase(srv, jtis, tokens, 1, args.duration, client)
+            throughput = phase(srv, jtis, tokens, 16, args.duration, client)
+            measured.setdefault(srv.name, []).append((latency, throughput))
+            print(
+                f"  round {index + 1} {srv.name:<20} p50 @1 {latency['p50_ms']:.3f} ms"
+                f"  {throughput['rps']:,.0f} req/s @16 (server {throughput['server_cpu']:.0%})",
+                flush=True,
+            )
+    return measured
+
+
+async def propagation(url: str, issuers_file: Path, changes: int) -> list[float]:
+    """Seconds from a change committed through store A to replica B's index agreeing."""
+    issuers = load_issuers(issuers_file, audience="mintgate", leeway=30)
+    a, b = await open_store(url), await open_store(url)
+    index = TrustIndex(SqlTrustStore(b, issuers), SqlTrustFeed(b))
+    follower = asyncio.create_task(index.follow())
+    table = {**PUBLISHER, "repository": "octo-org/propagation"}
+    _, spec = publisher_spec(table, issuers)
+    times: list[float] = []
+    try:
+        async with a.transaction() as tx:
+            project = await tx.project_by_name("sampleproject")
+            assert project is not None
+        await index.caught_up()
+        for n in range(changes):
+            adding = n % 2 == 0
+            assert bool(await index.publishers_for(spec.issuer, spec.lookup_key)) != adding
+            async with a.transaction() as tx:
+                if adding:
+                    added = await tx.add_publisher(
+                        project.id, spec, source="api", created_by=None, now=datetime.now(UTC)
+                    )
+                else:
+                    await tx.delete_publisher(project.id, added.id)
+            committed = time.perf_counter()
+            # A benchmark's poll at 5 ms, far below what it measures (~200 ms).
+            while bool(await index.publishers_for(spec.issuer, spec.lookup_key)) != adding:  # noqa: ASYNC110
+                await asyncio.sleep(0.005)
+            times.append(time.perf_counter() - committed)
+    finally:
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        await index.aclose()
+        await a.close()
+        await b.close()
+    return times
+
+
+async def memory(url: str, level: int, issuers_file: Path, keys: int) -> float:
+    """Bytes of Python heap per cached answer, over `keys` distinct seeded publishers."""
+    issuers = load_issuers(issuers_file, audience="mintgate", leeway=30)
+    asks = _asks(level, issuers, keys)
+    store = await open_store(url)
+    index = TrustIndex(SqlTrustStore(store, issuers), SqlTrustFeed(store), max_keys=keys * 2)
+    try:
+        await index.caught_up()
+        await index.publishers_for(*asks[0])
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for ask in asks[1:]:
+            await index.publishers_for(*ask)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        held = len(index) - 1
+    finally:
+        await index.aclose()
+        await store.close()
+    return (after - before) / max(held, 1)
+
+
+def report(
+    measured: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]], floor: str
+) -> list[str]:
+    def med(name: str, which: int, key: str) -> float:
+        return statistics.median(pair[which][key] for pair in measured[name])
+
+    base_rps, base_p50 = med(floor, 1, "rps"), med(floor, 0, "p50_ms")
+    lines = [
+        f"{'server':<20}{'req/s @16':>10}{'ratio':>7}{'p50 @1':>9}{'ratio':>7}{'p99 @1':>9}"
+        "  aims (>= 0.9, <= 1.2)"
+    ]
+    for name in measured:
+        rps, p50 = med(name, 1, "rps"), med(name, 0, "p50_ms")
+        ratio, p50_ratio = rps / base_rps, p50 / base_p50
+        aims = ""
+        if name != floor:
+            aims = f"  {_aim(ratio >= AIM_RATIO)} {_aim(p50_ratio <= AIM_P50)}"
+        lines.append(
+            f"{name:<20}{rps:>10,.0f}{ratio:>7.2f}{p50:>9.3f}{p50_ratio:>7.2f}"
+            f"{med(name, 0, 'p99_ms'):>9.3f}{aims}"
+        )
+    return lines
+
+
+def _aim(met: bool) -> str:
+    return "PASS" if met else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--levels", default="10,1000000")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument("--pool", type=int, default=60_000)
+    parser.add_argument("--changes", type=int, default=40)
+    parser.add_argument("--memory-keys", type=int, default=20_000)
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args(argv)
+    levels = [int(x) for x in args.levels.split(",")]
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        print(f"setup failed: Redis at {REDIS_URL}: {exc}", file=sys.stderr)
+        return 2
+    print(f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    sweep(client)
+    bad = 0
+    with tempfile.TemporaryDirectory(prefix="mintgate-trust-") as tmp:
+        work = Path(tmp)
+        keys = make_keys(work)
+        with JWKSServer(keys.jwks) as jwks:
+            issuers_file = write_issuers(work, 1, jwks)
+            urls = {level: prepare(level, issuers_file) for level in levels}
+            floor = server("toml", work, keys, issuers_file, urls[levels[0]],
+                           BENCH_TRUST_SOURCE="toml")  # fmt: skip
+            servers = [floor] + [
+                server(
+                    f"db-{level:,}-{mode}",
+                    work,
+                    keys,
+                    issuers_file,
+                    url,
+                    BENCH_MINT_RECORD_COMMIT=mode,
+                )
+                for level, url in urls.items()
+                for mode in ("flush", "commit")
+            ]
+            jtis, tokens = sign(keys, args.pool, 4 * 3600)
+            try:
+                for srv in servers:
+                    srv.start()
+                for srv in servers:
+                    srv.wait_ready(timeout=180)
+                measured = measure(args, servers, jtis, tokens, client)
+            except ServerError as exc:
+                print(f"setup failed: {exc}", file=sys.stderr)
+                return 2
+            finally:
+                for srv in servers:
+                    srv.stop()
+            bad = sum(p["non200"] for runs in measured.values() for run in runs for p in run)
+            times = asyncio.run(propagation(urls[levels[0]], issuers_file, args.changes))
+            largest = max(levels)
+            per_key = asyncio.run(
+                memory(urls[largest], largest, issuers_file, min(args.memory_keys, largest))
+            )
+    if not args.keep_db:
+        for level in levels:
+            asyncio.run(drop_database(level))
+    sweep(client)
+    lines = report(measured, "toml")
+    print()
+    print(f"mint-token, {args.rounds} alternating rounds of {args.duration:g} s per phase;")
+    print("floor: the TOML source in the same run. Database: PostgreSQL, index + group commit")
+    print("\n".join(lines))
+    print(
+        f"propagation A -> B over {len(times)} changes (half additions, half removals):"
+        f" p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+    )
+    print(f"index memory: {per_key:,.0f} bytes per cached answer (one publisher each)")
+    print(f"  at 1,000,000 publishers all cached: {per_key * 1e6 / 2**30:.1f} GiB per process")
+    print(f"responses not 200: {bad}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
