@@ -234,6 +234,7 @@ def test_security_key_enrolment_and_sign_in(page: Page, server: str) -> None:
     expect(notice).to_contain_text("IP address such as 127.0.0.1")
     expect(notice.locator("a")).to_have_attribute("href", f"{server}/web/account/two-factor")
     expect(page.locator("#security-key-add button")).to_be_disabled()
+    expect(page.locator("#security-key-add input[name=name]")).to_be_disabled()
     shot(page, "security-key-at-ip")
 
     page.goto("/web/account/two-factor")

@@ -114,8 +114,8 @@ function markKeyPlace() {
   for (const id of ["security-key-add", "security-key-sign-in"]) {
     const element = document.getElementById(id);
     if (!element) continue;
-    const buttons = element.tagName === "BUTTON" ? [element] : element.querySelectorAll("button");
-    for (const button of buttons) button.disabled = true;
+    const controls = element.tagName === "BUTTON" ? [element] : element.querySelectorAll("button, input");
+    for (const control of controls) control.disabled = true;
   }
 }
 
