@@ -5,8 +5,11 @@ at, and at 390 px none may scroll sideways (browser_helpers.shot)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from browser_helpers import (
@@ -21,17 +24,25 @@ from browser_helpers import (
 from chromium import ensure_chromium
 from playwright.sync_api import Browser, Page, Response, expect, sync_playwright
 from servers import LOOPBACK, MINTGATE, free_port, serving
+from staging.stagingkit import stage
 
 from service.accounts.secretbox import generate_key
+from service.staging.area import FileStagingArea
+from service.staging.intake import Intake
+from service.store.sql import open_store
 
 TIMEOUT_MS = 10_000
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("web-serve")
+
+
+@pytest.fixture(scope="module")
+def server(home: Path) -> Iterator[str]:
     """`mintgate serve` at http://localhost:PORT: WebAuthn needs a host name for its RP id
     (an IP address is not one), and localhost is a secure context over plain http."""
-    home = tmp_path_factory.mktemp("web-serve")
     key = home / "secret.key"
     key.write_text(generate_key() + "\n")
     port = free_port()
@@ -84,7 +95,22 @@ def page(browser: Browser, server: str) -> Iterator[Page]:
     assert not missing, missing
 
 
-def test_sign_up_totp_publisher_and_token(page: Page) -> None:
+async def stage_one(home: Path) -> int:
+    store = await open_store(f"sqlite+aiosqlite:///{home / 'mintgate.sqlite3'}")
+    try:
+        intake = Intake(store, FileStagingArea(home / "staging"))
+        return (await stage(intake, store)).id
+    finally:
+        await store.close()
+
+
+def staged_one(home: Path) -> int:
+    # Playwright's sync API runs an event loop in this thread: the store gets its own.
+    with ThreadPoolExecutor(1) as thread:
+        return thread.submit(lambda: asyncio.run(stage_one(home))).result()
+
+
+def test_sign_up_totp_publisher_and_token(page: Page, home: Path) -> None:
     name = f"alice{os.getpid()}"
     sign_up(page, name)
     shot(page, "two-factor-welcome")
@@ -177,8 +203,19 @@ def test_sign_up_totp_publisher_and_token(page: Page) -> None:
     shot(page, "project-state-confirm")
     page.click("text=Cancel")
     shot(page, "project")
+    # Staging on from the form (its radio buttons, in a browser), then an upload waits: the
+    # gateway's own intake writes it into the database `mintgate serve` reads.
+    page.check("#staging-form input[name=enabled][value=on]")
+    page.click("#staging-form button[type=submit]")
+    expect(page.locator("main .notice")).to_contain_text("Staged publishing on")
+    release = staged_one(home)
     page.goto("/web/staged")
+    expect(page.locator("tr.staged-release")).to_have_count(1)
     shot(page, "staged-list")
+    page.click("tr.staged-release a >> nth=0")
+    expect(page).to_have_url(f"/web/staged/{release}")
+    expect(page.locator("#staged-files")).to_contain_text("sampleproject-1.0.0-py3-none-any.whl")
+    shot(page, "staged-release")
     page.goto("/web/projects/not-mine")
     expect(page.locator("#refusal")).to_be_visible()
     shot(page, "error")
