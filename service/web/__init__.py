@@ -17,8 +17,9 @@ from starlette.staticfiles import StaticFiles
 from service.http.api.state import ApiState
 from service.settings import Settings
 from service.store.base import StoreError
-from service.web import auth, dashboard, incident, project, staged, two_factor
+from service.web import auth, dashboard, incident, project, staged, tokens, two_factor
 from service.web.csrf import Csrf, derive_key
+from service.web.once import OneTime
 from service.web.render import HERE, PREFIX, SecurityHeaders, WebState, html, redirect
 
 ROUTES: list[Route] = [
@@ -64,8 +65,8 @@ ROUTES: list[Route] = [
     ),
     Route("/projects/{project}/state", incident.set_state, methods=["POST"]),
     Route("/projects/{project}/trusted-publishing-only", project.switch, methods=["POST"]),
-    Route("/projects/{project}/tokens", project.create_token, methods=["POST"]),
-    Route("/projects/{project}/tokens/{token_id}/revoke", project.revoke_token, methods=["POST"]),
+    Route("/projects/{project}/tokens", tokens.create_token, methods=["POST"]),
+    Route("/projects/{project}/tokens/{token_id}/revoke", tokens.revoke_token, methods=["POST"]),
     Route("/projects/{project}/staging", staged.set_staging, methods=["POST"]),
     Route("/staged", staged.index, methods=["GET"]),
     Route("/staged/{release_id:int}", staged.show, methods=["GET"]),
@@ -85,7 +86,12 @@ def mount(api: ApiState, settings: Settings) -> Mount:
         routes=[*ROUTES, Mount("/static", app=StaticFiles(directory=HERE / "static"))],
         exception_handlers={StoreError: _unavailable},
     )
-    app.state.web = WebState(api, Csrf(derive_key(settings.secret_key_file), api.secure_cookie))
+    keyfile = settings.secret_key_file
+    app.state.web = WebState(
+        api,
+        Csrf(derive_key(keyfile), api.secure_cookie),
+        OneTime(derive_key(keyfile, b"mintgate web one-time token v1"), api.secure_cookie),
+    )
     # Same state key as the API's app: the API's request helpers (authenticate, context)
     # read it there, and the pages reuse them.
     app.state.api = api

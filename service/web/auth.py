@@ -7,6 +7,7 @@ can call the API's WebAuthn endpoints with it.
 
 from __future__ import annotations
 
+from typing import Final
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -21,9 +22,11 @@ from service.http.api.request import authenticate, client_ip, context
 from service.http.api.session import device_cookie, set_device_cookie
 from service.http.api.state import ApiState
 from service.publishers.base import Refusal
-from service.web.render import Form, form, page, redirect, refused, safe_next, web
+from service.web.key_place import key_place
+from service.web.render import Form, form, page, redirect, refused, safe_next, url, web
 
 SIGN_IN_FIELDS = ("username", "email", "password")
+DONE: Final = {"signed-out": "You are signed out."}
 
 
 def _field(fields: Form, name: str, max_length: int) -> str | Refusal:
@@ -84,7 +87,11 @@ async def _again(request: Request, template: str, refusal: Refusal, fields: Form
 
 
 async def login_page(request: Request) -> Response:
-    return await page(request, "login.html", {"form": {"next": request.query_params.get("next")}})
+    data = {
+        "form": {"next": request.query_params.get("next")},
+        "notice": DONE.get(request.query_params.get("done", "")),
+    }
+    return await page(request, "login.html", data)
 
 
 async def login(request: Request) -> Response:
@@ -121,6 +128,7 @@ async def second_factor_page(request: Request) -> Response:
         "methods": summary.methods,
         "pending": auth.session.pending,
         "next": safe_next(request.query_params.get("next")),
+        "keys": key_place(request),
     }
     return await page(request, "two_factor_prove.html", data, auth=auth)
 
@@ -180,12 +188,18 @@ async def prove_recovery_code(request: Request) -> Response:
     return await _proven(request, auth, fields, "recovery-code")
 
 
+def _prove_path(auth: Authenticated) -> str:
+    return "/login/two-factor" if auth.session.pending else "/confirm"
+
+
 async def _retry(request: Request, auth: Authenticated, fields: Form, refusal: Refusal) -> Response:
+    after = safe_next(fields.get("next"))
     summary = await two_factor_summary(web(request).api.deps, auth.user.id)
     data = {
         "methods": summary.methods,
         "pending": auth.session.pending,
-        "next": safe_next(fields.get("next")),
+        "next": after,
+        "keys": key_place(request, url(f"{_prove_path(auth)}?next={quote(after)}")),
     }
     return await page(
         request, "two_factor_prove.html", data, auth=auth, status=401, error=refusal.description

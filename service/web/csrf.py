@@ -30,15 +30,16 @@ MAX_TOKEN = 128
 COOKIE_AGE = 365 * 86400
 
 
-def derive_key(secret_key_file: Path | None) -> bytes:
-    """The HMAC key: derived (HKDF) from MINTGATE_SECRET_KEY_FILE, so every worker and
-    replica agrees and no second secret is needed; per process when that is unset."""
+def derive_key(secret_key_file: Path | None, info: bytes = b"mintgate web csrf v1") -> bytes:
+    """The HMAC key (or, with another `info`, another key of the pages): derived (HKDF)
+    from MINTGATE_SECRET_KEY_FILE, so every worker and replica agrees and no second
+    secret is needed; per process when that is unset."""
     if secret_key_file is None:
         # No warning of its own: the secret box's one warning about the missing file says it.
         return secrets.token_bytes(32)
     # The file was already validated when the secret box was loaded at start-up.
     material = secret_key_file.read_bytes().strip()
-    return HKDF(hashes.SHA256(), 32, salt=None, info=b"mintgate web csrf v1").derive(material)
+    return HKDF(hashes.SHA256(), 32, salt=None, info=info).derive(material)
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ async def pending_preview(request: Request) -> Response:
     fields = await form(request)
     if isinstance(fields, Refusal):
         return await refused(request, fields, auth)
-    return await preview(request, fields, auth, "/pending-publishers")
+    return await preview(request, fields, auth, "/pending-publishers", "/")
 
 
 async def add_pending(request: Request) -> Response:

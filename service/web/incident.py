@@ -110,7 +110,7 @@ async def _owned(request: Request, auth: Authenticated) -> Owned | Refusal:
         return await as_owner(tx, web(request).api.deps, context(request, auth), _name(request))
 
 
-async def _publisher_of(
+async def publisher_of(
     request: Request, auth: Authenticated, publisher_id: int
 ) -> PublisherRecord | Refusal:
     owned = await _owned(request, auth)
@@ -147,7 +147,7 @@ async def freeze(request: Request) -> Response:
         return got
     auth, fields, publisher_id = got
     if fields.get("confirmed") != CONFIRMED:
-        found = await _publisher_of(request, auth, publisher_id)
+        found = await publisher_of(request, auth, publisher_id)
         if isinstance(found, Refusal):
             return await refused(request, found, auth)
         data = {"kind": "freeze", "project": found.project, "publisher": found}

@@ -25,6 +25,8 @@ from service.store.records_publishing import ApiTokenRecord, PublisherRecord
 from service.trust import project_state
 from service.trust.tables import rebuild
 from service.web import incident
+from service.web import tokens as web_tokens
+from service.web.once import Shown
 from service.web.publisher_forms import (
     claim_checks,
     form_values,
@@ -33,8 +35,6 @@ from service.web.publisher_forms import (
 )
 from service.web.render import Form, page, redirect, refused, signed_in_form, web
 
-DAY: Final = 86400
-LIFETIMES: Final = {"1": DAY, "30": 30 * DAY, "90": 90 * DAY, "365": 365 * DAY}
 # A refusal of the publisher list that still leaves the rest of the page useful.
 SHOWN_REFUSALS: Final = frozenset({"not-an-owner", "two-factor-required"})
 DONE: Final = {
@@ -74,7 +74,7 @@ def _mine(found: list[ApiTokenRecord], project: str) -> list[ApiTokenRecord]:
 
 
 async def project_page(
-    request: Request, *, created: tokens.CreatedToken | None = None, status: int = 200
+    request: Request, *, created: Shown | str | None = None, status: int = 200
 ) -> Response:
     auth = await _signed_in(request)
     if isinstance(auth, Response):
@@ -104,6 +104,10 @@ async def project_page(
     staging = await manage.get_staging(api.deps, ctx, key)
     mine = await pending.list_pending_publishers(api.deps, ctx)
     found = await tokens.list_tokens(api.deps, ctx)
+    my_tokens = [] if isinstance(found, Refusal) else _mine(found, key)
+    my_events = await queries.audit_trail(api.deps, ctx)
+    if not isinstance(my_events, Refusal):
+        events = web_tokens.with_token_events(events, my_events, (t.id for t in my_tokens))
     data = {
         "project": key,
         "owner": owner,
@@ -118,19 +122,29 @@ async def project_page(
         "trusted_publishing_only": switch,
         "staging": None if isinstance(staging, Refusal) else staging,
         "forms": publisher_forms_for(request),
-        "tokens": [] if isinstance(found, Refusal) else _mine(found, key),
-        "created": created,
+        "tokens": my_tokens,
+        "created": created if isinstance(created, Shown) else None,
         "events": list(reversed(events))[:200],  # newest first, bounded
         "notice": DONE.get(request.query_params.get("done", ""))
         or incident.notice(request, shown, revoked),
-        "lifetimes": LIFETIMES,
+        "error": created if isinstance(created, str) else None,
+        "lifetimes": web_tokens.LIFETIMES,
         "now": api.deps.now(),
     }
     return await page(request, "project.html", data, auth=auth, status=status)
 
 
 async def show(request: Request) -> Response:
-    return await project_page(request)
+    key = normalized(_name(request))
+    if isinstance(key, Refusal):
+        return await project_page(request)
+    created = web_tokens.waiting(request, key)
+    response = await project_page(request, created=created)
+    if created is not None and response.status_code == 200:
+        # Shown (or found lost) once: a reload of this page no longer has it. Any other
+        # answer (a stale proof sends the owner to confirm first) leaves it waiting.
+        web(request).once.forget(response, web_tokens.page_path(key))
+    return response
 
 
 async def _owner_form(
@@ -151,8 +165,11 @@ def chosen_table(request: Request, fields: Form) -> dict[str, Any] | Refusal:
     return table_from_form(fields, chosen)
 
 
-async def preview(request: Request, fields: Form, auth: Authenticated, action: str) -> Response:
-    """The exact claims the publisher will check, before it is trusted."""
+async def preview(
+    request: Request, fields: Form, auth: Authenticated, action: str, back: str
+) -> Response:
+    """The exact claims the publisher will check, before it is trusted; `back` is the page
+    a Cancel returns to, with nothing added."""
     table = chosen_table(request, fields)
     if isinstance(table, Refusal):
         return await refused(request, table, auth)
@@ -162,6 +179,7 @@ async def preview(request: Request, fields: Form, auth: Authenticated, action: s
         return await refused(request, spec, auth)
     data = {
         "action": action,
+        "back": back,
         "project": fields.get("project", ""),
         "spec": spec,
         "checks": claim_checks(rebuild(spec, api.issuers)),
@@ -175,7 +193,8 @@ async def publisher_preview(request: Request) -> Response:
     if isinstance(got, Response):
         return got
     auth, fields = got
-    return await preview(request, fields, auth, f"/projects/{_name(request)}/publishers")
+    action = f"/projects/{_name(request)}/publishers"
+    return await preview(request, fields, auth, action, f"/projects/{quote(_name(request))}")
 
 
 async def add_publisher(request: Request) -> Response:
@@ -199,12 +218,19 @@ async def remove_publisher(request: Request) -> Response:
     got = await _owner_form(request)
     if isinstance(got, Response):
         return got
-    auth, _ = got
+    auth, fields = got
     publisher_id: int = request.path_params["publisher_id"]
     if not 0 < publisher_id < 2**31:
         return await refused(
             request, Refusal(publishing.NO_SUCH_PUBLISHER, "no such publisher"), auth
         )
+    if fields.get("confirmed") != incident.CONFIRMED:
+        # A page that says what removing stops, first; the same checks, nothing changed.
+        found = await incident.publisher_of(request, auth, publisher_id)
+        if isinstance(found, Refusal):
+            return await refused(request, found, auth)
+        data = {"project": found.project, "publisher": found}
+        return await page(request, "publisher_remove.html", data, auth=auth)
     removed = await publishing.remove_publisher(
         web(request).api.deps, context(request, auth), _name(request), publisher_id
     )
@@ -228,43 +254,3 @@ async def switch(request: Request) -> Response:
     if isinstance(updated, Refusal):
         return await refused(request, updated, auth)
     return redirect(f"/projects/{updated.normalized_name}?done=switch-{enabled}")
-
-
-async def create_token(request: Request) -> Response:
-    got = await _owner_form(request)
-    if isinstance(got, Response):
-        return got
-    auth, fields = got
-    lifetime = LIFETIMES.get(fields.get("expires_days", ""))
-    if lifetime is None:
-        return await refused(
-            request, Refusal("invalid-form", "expires_days: pick a lifetime"), auth
-        )
-    scope = fields.get("scope")
-    if scope not in ("project", "all"):
-        return await refused(request, Refusal("invalid-form", "scope: project or all"), auth)
-    api = web(request).api
-    created = await tokens.create_token(
-        api.deps,
-        context(request, auth),
-        api.root_key,
-        fields.get("name", "").strip(),
-        [_name(request)] if scope == "project" else None,
-        lifetime,
-    )
-    if isinstance(created, Refusal):
-        return await refused(request, created, auth)
-    # Shown in this answer only: the page that follows a reload no longer has it.
-    return await project_page(request, created=created, status=201)
-
-
-async def revoke_token(request: Request) -> Response:
-    got = await _owner_form(request, recent=False)
-    if isinstance(got, Response):
-        return got
-    auth, _ = got
-    token_id: str = request.path_params["token_id"]
-    revoked = await tokens.revoke_token(web(request).api.deps, context(request, auth), token_id)
-    if isinstance(revoked, Refusal):
-        return await refused(request, revoked, auth)
-    return redirect(f"/projects/{quote(_name(request))}?done=token-revoked")

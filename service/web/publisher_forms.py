@@ -32,11 +32,28 @@ class Field:
     hint: str = ""
 
 
+# Each provider as its owner writes it; the key stays the TOML `provider` value.
+LABELS: Final[Mapping[str, str]] = {
+    "github": "GitHub",
+    "gitlab": "GitLab",
+    "google": "Google",
+    "activestate": "ActiveState",
+    "circleci": "CircleCI",
+    "buildkite": "Buildkite",
+    "semaphore": "Semaphore",
+    "custom": "custom rules",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderForm:
     provider: str
     issuers: tuple[str, ...]  # configured issuers of this provider; the first is the default
     fields: tuple[Field, ...]
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.provider, self.provider)
 
 
 # Code providers declare their keys in code; presets carry theirs as data.

@@ -28,6 +28,7 @@ from service.http.api.state import ApiState
 from service.publishers.base import Refusal
 from service.web.banner import banner
 from service.web.csrf import FIELD, Csrf
+from service.web.once import OneTime
 
 HERE = Path(__file__).parent
 PREFIX: Final = "/web"
@@ -94,6 +95,7 @@ def web(request: Request) -> WebState:
 class WebState:
     api: ApiState
     csrf: Csrf
+    once: OneTime
 
     def session_cookie(self, request: Request) -> str | None:
         return request.cookies.get(self.api.cookie_name)
@@ -119,7 +121,10 @@ async def page(
     context = {
         "csrf_field": FIELD,
         "csrf_token": token,
-        "user": auth.user if auth is not None else None,
+        # Half signed in (the second factor is pending): no navigation into pages the
+        # session cannot open yet, only the way out.
+        "user": auth.user if shown and auth is not None else None,
+        "signing_in": auth is not None and auth.session.pending,
         "banner": held,
         "error": error,
         "url": url,

@@ -7,16 +7,24 @@ nowhere else: nothing keeps them for a later page.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import hmac
+from typing import Any
+
 from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.accounts import totp
 from service.accounts.accounts import TOTP_ALREADY_CONFIRMED
 from service.accounts.queries import two_factor_summary
 from service.accounts.sessions import Authenticated
 from service.http.api.request import authenticate, client_ip, context
 from service.publishers.base import Refusal
-from service.web.render import form, page, redirect, refused, web
+from service.web.key_place import key_place
+from service.web.render import Form, form, page, redirect, refused, web
 
 DONE = {
     "welcome": "Welcome! Set up a second factor: an authenticator app or a security key.",
@@ -39,7 +47,8 @@ async def account_page(request: Request) -> Response:
         return await refused(request, auth)
     summary = await two_factor_summary(web(request).api.deps, auth.user.id)
     notice = DONE.get(request.query_params.get("done", ""))
-    return await page(request, "two_factor.html", {"summary": summary, "notice": notice}, auth=auth)
+    data = {"summary": summary, "notice": notice, "keys": key_place(request)}
+    return await page(request, "two_factor.html", data, auth=auth)
 
 
 async def totp_begin(request: Request) -> Response:
@@ -53,13 +62,38 @@ async def totp_begin(request: Request) -> Response:
     enrolment = await api.accounts.begin_totp(auth.user.id, context(request, auth))
     if isinstance(enrolment, Refusal):
         return await refused(request, enrolment, auth)
-    data = {
+    return await page(request, "totp_enrol.html", _shown(request, auth, enrolment), auth=auth)
+
+
+def _seal(request: Request, auth: Authenticated, manual_key: str) -> str:
+    # The key rides back with the code so a wrong code can show the same QR code again;
+    # the MAC (under the pages' own key, its prefix apart from any CSRF token's) means the
+    # page only ever shows a key it issued to this user, never one a crafted form chose.
+    message = f"totp-enrolment\x00{auth.user.id}\x00{manual_key}".encode()
+    return hmac.new(web(request).csrf.key, message, hashlib.sha256).hexdigest()
+
+
+def _shown(request: Request, auth: Authenticated, enrolment: totp.Enrolment) -> dict[str, Any]:
+    return {
         # segno's SVG of our own otpauth URI: markup we made, shown inline (no script, no style).
         "qr_svg": Markup(enrolment.qr_svg.decode()),  # noqa: S704
         "manual_key": enrolment.manual_key,
-        "otpauth_uri": enrolment.uri,
+        "manual_key_mac": _seal(request, auth, enrolment.manual_key),
     }
-    return await page(request, "totp_enrol.html", data, auth=auth)
+
+
+def _again(request: Request, auth: Authenticated, fields: Form) -> dict[str, Any]:
+    """The enrolment the confirm form carried back, when its MAC holds; else none."""
+    key = fields.get("manual_key", "")[:64]
+    mac = fields.get("manual_key_mac", "")[:64]
+    if not key or not hmac.compare_digest(_seal(request, auth, key), mac):
+        return {"qr_svg": None, "manual_key": None}
+    try:
+        secret = base64.b32decode(key + "=" * (-len(key) % 8))
+    except (binascii.Error, ValueError):
+        return {"qr_svg": None, "manual_key": None}
+    issuer = web(request).api.accounts.issuer
+    return _shown(request, auth, totp.enrolment(secret, auth.user.username, issuer))
 
 
 async def totp_confirm(request: Request) -> Response:
@@ -81,11 +115,12 @@ async def totp_confirm(request: Request) -> Response:
     if isinstance(codes, Refusal):
         if codes.code == TOTP_ALREADY_CONFIRMED:
             return await refused(request, codes, auth)
-        # The same QR code stays valid: ask for the next code rather than start over.
+        # The same QR code stays valid: ask for the next code rather than start over, with
+        # the QR code and key still there for a person who had not scanned it yet.
         return await page(
             request,
             "totp_enrol.html",
-            {"qr_svg": None, "manual_key": None, "otpauth_uri": None},
+            _again(request, auth, fields),
             auth=auth,
             status=400,
             error=codes.description,
@@ -94,7 +129,11 @@ async def totp_confirm(request: Request) -> Response:
     await api.sessions.second_factor_proven(auth, ctx, "totp")
     if not codes.codes:
         return redirect("/account/two-factor?done=totp-added")
-    return await page(request, "recovery_codes.html", {"codes": list(codes.codes)}, auth=auth)
+    # Read again: `auth` holds the user as before this code, with 2FA off, and the page
+    # would ask to enable what it just announced is on.
+    now_on = await authenticate(request)
+    shown = auth if isinstance(now_on, Refusal) else now_on
+    return await page(request, "recovery_codes.html", {"codes": list(codes.codes)}, auth=shown)
 
 
 async def recovery_codes(request: Request) -> Response:

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from api.api_helpers import PASSWORD
-from web_helpers import NEW_TOKEN, Page, PageFactory
+from web_helpers import Page, PageFactory
 
 from service import web
 from service.accounts.core import Context, Deps
@@ -254,26 +254,6 @@ async def test_a_bad_publisher_table_is_refused_naming_the_key(browser: Page) ->
     assert answer.status_code == 400
     assert "invalid-publisher-config" in answer.text
     assert "repository" in answer.text
-
-
-async def test_a_token_is_shown_once_and_revoked(browser: Page) -> None:
-    await browser.owner()
-    created = await browser.post(
-        "/projects/sampleproject/tokens",
-        {"name": "laptop", "scope": "project", "expires_days": "30"},
-    )
-    assert created.status_code == 201
-    token = NEW_TOKEN.search(created.text)
-    assert token is not None
-    assert token[1].startswith("mgapi_")
-    again = await browser.get("/projects/sampleproject")
-    assert token[1] not in again.text
-    assert "laptop" in again.text
-    token_id = re.search(r'data-token-id="([^"]+)"', again.text)
-    assert token_id is not None
-    await browser.post(f"/projects/sampleproject/tokens/{token_id[1]}/revoke", {})
-    assert "API token revoked." in browser.text
-    assert re.search(r'class="state">revoked<', browser.text)
 
 
 async def test_the_switch_turns_trusted_publishing_only_on_and_off(browser: Page) -> None:

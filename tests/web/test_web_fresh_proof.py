@@ -33,7 +33,7 @@ REMOVE = re.compile(r'action="/web/projects/sampleproject/(publishers/\d+/remove
 # {publisher} that publisher's own path.
 SENSITIVE = [
     pytest.param(f"{BASE}/publishers", {**GITHUB, "t_workflow": "other.yml"}, id="add a publisher"),
-    pytest.param(f"{BASE}/{{remove}}", {}, id="remove a publisher"),
+    pytest.param(f"{BASE}/{{remove}}", {"confirmed": "yes"}, id="remove a publisher"),
     pytest.param(f"{BASE}/trusted-publishing-only", {"enabled": "on"}, id="publishing only"),
     pytest.param(
         f"{BASE}/tokens",

@@ -59,6 +59,7 @@ async function addKey(event) {
       credential: created.toJSON(),
     });
     document.getElementById("security-key-added").hidden = false;
+    twoFactorNowOn();
     document.getElementById("security-key-error").hidden = true;
     if (added.recovery_codes && added.recovery_codes.length) {
       showCodes(added.recovery_codes);
@@ -95,7 +96,38 @@ function wireCopy(root) {
   }
 }
 
+// WebAuthn binds a key to a host name: a browser refuses it on an IP address
+// (127.0.0.1) or on a name other than the service's RP id. Only the browser knows
+// the address it used, so the page's notice is shown from here, and the buttons
+// that could only fail are disabled.
+function keysRefusedHere(rpId) {
+  const host = location.hostname;
+  const ip = /^[0-9.]+$/.test(host) || host.includes(":") || host.startsWith("[");
+  return ip || !(host === rpId || host.endsWith("." + rpId));
+}
+
+function markKeyPlace() {
+  const notice = document.getElementById("security-key-unavailable");
+  if (!notice) return;
+  if (notice.dataset.rpId && !keysRefusedHere(notice.dataset.rpId)) return;
+  notice.hidden = false;
+  for (const id of ["security-key-add", "security-key-sign-in"]) {
+    const element = document.getElementById(id);
+    if (!element) continue;
+    const controls = element.tagName === "BUTTON" ? [element] : element.querySelectorAll("button, input");
+    for (const control of controls) control.disabled = true;
+  }
+}
+
+// The banner asks for a second factor; once a security key added the first one,
+// it would ask for what the page just announced.
+function twoFactorNowOn() {
+  const banner = document.getElementById("two-factor-banner");
+  if (banner) banner.remove();
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  markKeyPlace();
   wireCopy(document);
   const add = document.getElementById("security-key-add");
   if (add) add.addEventListener("submit", addKey);
