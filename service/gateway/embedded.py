@@ -1,0 +1,102 @@
+"""The upload gateway inside `mintgate serve`: one origin for the exchange and the uploads.
+
+pypa/gh-action-pypi-publish derives everything from one `repository-url`: it asks
+`https://{host}/_/oidc/audience` and `/_/oidc/mint-token`, then runs twine against the
+URL itself. So when MINTGATE_GATEWAY_BACKEND_URL is set, `mintgate serve` answers
+`POST /legacy/` with the gateway's app, and a workflow needs no proxy in front.
+
+In process the gateway checks tokens with the service's own public keys (`OwnKeys`), not
+its JWKS over HTTP: they are the very keys that JWKS publishes, read once at start-up
+like it, and fetching them would mean a request from the process to itself through
+MINTGATE_URL, the public origin, which need not route back from where it runs (and is
+https, so a loopback http fetch would also need MINTGATE_GATEWAY_ALLOW_LOOPBACK_HTTP).
+Revocations, the HTTP client, the store and the metrics are the service's too, so a
+revocation made here holds here at once, and nothing of the gateway's is left to close.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+import httpx
+from starlette.routing import BaseRoute, Route
+
+from service.envparse import SettingsError
+from service.gateway.app import create_gateway
+from service.gateway.settings import PREFIX, GatewaySettings
+from service.minting.keys import SigningKeys
+from service.oauth.authority import OwnKeys
+from service.observability.metrics import Metrics
+from service.revocation import RevocationStore
+from service.store import Store
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PATHS = ("/legacy", "/legacy/")  # twine posts to the repository URL as given, slash or not
+
+
+def embedded_settings(env: Mapping[str, str], service: Settings) -> GatewaySettings | None:
+    """The gateway's settings for `mintgate serve`; None when no backend index is configured.
+
+    The same MINTGATE_GATEWAY_* variables as `mintgate gateway`. Those that name what the
+    service already has (its URL, token audience, Redis, database) default to the service's
+    and may not differ: one process verifies what it minted, against one state.
+    """
+    if not env.get(f"MINTGATE_{PREFIX}BACKEND_URL"):
+        return None
+    inherited = {
+        "MINTGATE_URL": service.url,
+        "TOKEN_AUDIENCE": service.token_audience,
+        "REDIS_URL": service.redis_url,
+        "DATABASE_URL": service.database_url,
+    }
+    for name, value in inherited.items():
+        given = env.get(f"MINTGATE_{PREFIX}{name}")
+        if given is not None and given != value:
+            raise SettingsError(
+                f"MINTGATE_{PREFIX}{name}: inside `mintgate serve` the gateway uses the"
+                f" service's own (MINTGATE_{name.removeprefix('MINTGATE_')}); leave it unset"
+            )
+    defaults = {
+        f"MINTGATE_{PREFIX}MINTGATE_URL": service.url,
+        f"MINTGATE_{PREFIX}TOKEN_AUDIENCE": service.token_audience,
+    }
+    if env.get(f"MINTGATE_{PREFIX}API_TOKEN_PUBLIC_KEY") or env.get(
+        f"MINTGATE_{PREFIX}STAGING_DIR"
+    ):
+        # API tokens and staged uploads are checked against the service's database.
+        defaults[f"MINTGATE_{PREFIX}DATABASE_URL"] = service.database_url
+    return GatewaySettings.from_env({**defaults, **env})
+
+
+def upload_routes(
+    settings: Settings,
+    *,
+    keys: SigningKeys,
+    revocations: RevocationStore,
+    client: httpx.AsyncClient,
+    store: Store,
+    metrics: Metrics,
+    clock: Callable[[], float] = time.time,
+) -> list[BaseRoute]:
+    """`POST /legacy/` when settings.gateway is set; no routes otherwise."""
+    gateway = settings.gateway
+    if gateway is None:
+        return []
+    app = create_gateway(
+        gateway,
+        client=client,
+        revocations=revocations,
+        clock=clock,
+        store=store if gateway.database_url is not None else None,
+        keys=OwnKeys(keys, issuer=settings.url),
+        metrics=metrics,
+    )
+    log.info("upload endpoint /legacy/ forwards to %s", gateway.backend_url)
+    return [Route(path, app, methods=["POST"]) for path in PATHS]
