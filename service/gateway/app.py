@@ -37,8 +37,10 @@ from service.gateway.auth import MISSING, Authorizer, basic_credentials, credent
 from service.gateway.errors import Denied, respond, unavailable
 from service.gateway.forward import Backend, forward, outgoing
 from service.gateway.policy import OpenPolicy, ProjectPolicy
-from service.gateway.settings import GatewaySettings
+from service.gateway.settings import PREFIX, GatewaySettings
 from service.gateway.upload import Upload, read_upload
+from service.minting.keys import KeyConfigError, load_signing_keys
+from service.oauth.authority import OwnKeys
 from service.observability.clientip import ClientAddress
 from service.observability.metrics import Metrics, metrics_route
 from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
@@ -89,6 +91,8 @@ def create_gateway(
     if revocations is not None:
         revocations = CountedRevocations(revocations, metrics.store_unavailable)
     http = client or httpx.AsyncClient(follow_redirects=False)
+    if keys is None and settings.mintgate_key_files:
+        keys = _own_keys(settings)
     verifier = (
         registry_verifier(
             settings.mintgate_url,
@@ -247,6 +251,16 @@ async def _stage(
         f" (API: POST {where}/api/v1/staged/{release.id}/approve, CLI: mintgate staged approve"
         f" {release.id}); it expires at {release.expires_at.isoformat()}.\n"
     )
+
+
+def _own_keys(settings: GatewaySettings) -> OwnKeys:
+    # Behind the same proxy as mintgate, its public URL need not route back from here (and
+    # the JWKS fetcher takes plain http on loopback only): read the keys it signs with.
+    try:
+        keys = load_signing_keys(settings.mintgate_key_files)
+    except KeyConfigError as exc:
+        raise SettingsError(f"MINTGATE_{PREFIX}MINTGATE_KEY_FILES: {exc}") from None
+    return OwnKeys(keys, issuer=settings.mintgate_url)
 
 
 def _refused(denied: Denied, *, project: str | None) -> Response:

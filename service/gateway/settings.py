@@ -26,6 +26,9 @@ class GatewaySettings:
     backend_url: str
     # mintgate's own URL: the `iss` of minted tokens, and where its JWKS is.
     mintgate_url: str
+    # mintgate's signing key files (MINTGATE_SIGNING_KEY_FILES' list): when set, tokens are
+    # checked with their public halves and the JWKS is never fetched (deploy/README.md).
+    mintgate_key_files: tuple[Path, ...] = ()
     backend_username: str | None = None
     backend_password: str | None = field(default=None, repr=False)
     token_audience: str = "mintgate-upload"
@@ -64,6 +67,7 @@ class GatewaySettings:
         return cls(
             backend_url=backend,
             mintgate_url=mintgate_url,
+            mintgate_key_files=r.get(f"{PREFIX}MINTGATE_KEY_FILES", parse.existing_files, ()),
             backend_username=username,
             backend_password=password,
             token_audience=r.get(f"{PREFIX}TOKEN_AUDIENCE", str, defaults.token_audience),
