@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
 import httpx
 from starlette.routing import BaseRoute, Route
 
-from service.envparse import SettingsError
+from service import envparse as parse
+from service.envparse import EnvReader, SettingsError
 from service.gateway.app import create_gateway
 from service.gateway.settings import PREFIX, GatewaySettings
 from service.minting.keys import SigningKeys
@@ -50,15 +51,16 @@ def embedded_settings(env: Mapping[str, str], service: Settings) -> GatewaySetti
     """
     if not env.get(f"MINTGATE_{PREFIX}BACKEND_URL"):
         return None
-    inherited = {
-        "MINTGATE_URL": service.url,
-        "TOKEN_AUDIENCE": service.token_audience,
-        "REDIS_URL": service.redis_url,
-        "DATABASE_URL": service.database_url,
+    inherited: dict[str, tuple[Callable[[str], str], str | None]] = {
+        "MINTGATE_URL": (parse.http_url, service.url),
+        "TOKEN_AUDIENCE": (parse.nonempty, service.token_audience),
+        "REDIS_URL": (parse.redis_url, service.redis_url),
+        "DATABASE_URL": (parse.database_url, service.database_url),
     }
-    for name, value in inherited.items():
-        given = env.get(f"MINTGATE_{PREFIX}{name}")
-        if given is not None and given != value:
+    r = EnvReader(env)
+    for name, (parser, own) in inherited.items():
+        given = r.get(f"{PREFIX}{name}", parser, None)
+        if given is not None and given != own:
             raise SettingsError(
                 f"MINTGATE_{PREFIX}{name}: inside `mintgate serve` the gateway uses the"
                 f" service's own (MINTGATE_{name.removeprefix('MINTGATE_')}); leave it unset"
@@ -72,7 +74,28 @@ def embedded_settings(env: Mapping[str, str], service: Settings) -> GatewaySetti
     ):
         # API tokens and staged uploads are checked against the service's database.
         defaults[f"MINTGATE_{PREFIX}DATABASE_URL"] = service.database_url
-    return GatewaySettings.from_env({**defaults, **env})
+    return GatewaySettings.from_env(_Overlay(env, defaults))
+
+
+class _Overlay(Mapping[str, str]):
+    """`env` first, then `defaults`: a view, so every name the reader asks is asked of `env`
+    (how `mintgate serve --help` learns the gateway's variables)."""
+
+    def __init__(self, env: Mapping[str, str], defaults: Mapping[str, str]) -> None:
+        self._env = env
+        self._defaults = defaults
+
+    def __getitem__(self, name: str) -> str:
+        try:
+            return self._env[name]
+        except KeyError:
+            return self._defaults[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**self._defaults, **self._env})
+
+    def __len__(self) -> int:
+        return len({**self._defaults, **self._env})
 
 
 def upload_routes(

@@ -127,3 +127,24 @@ def test_the_embedded_gateway_checks_the_services_own_tokens() -> None:
 def test_a_second_state_for_the_embedded_gateway_stops_start_up(variable: str, value: str) -> None:
     with pytest.raises(SettingsError, match=variable):
         Settings.from_env({**BACKEND, variable: value})
+
+
+def test_the_services_own_values_may_be_repeated() -> None:
+    database = "postgresql://mintgate@db.example/mintgate"
+    env = {
+        **BACKEND,
+        "MINTGATE_URL": "https://pypi.example.org",
+        "MINTGATE_DATABASE_URL": database,
+        "MINTGATE_GATEWAY_MINTGATE_URL": "https://pypi.example.org",
+        "MINTGATE_GATEWAY_DATABASE_URL": database,  # normalised the same way on both sides
+        "MINTGATE_GATEWAY_STAGING_DIR": "/srv/staging",
+    }
+    settings = Settings.from_env(env)
+    assert settings.gateway is not None
+    assert settings.gateway.database_url == settings.database_url
+
+
+def test_staging_or_api_tokens_use_the_services_database() -> None:
+    settings = Settings.from_env({**BACKEND, "MINTGATE_GATEWAY_STAGING_DIR": "/srv/staging"})
+    assert settings.gateway is not None
+    assert settings.gateway.database_url == settings.database_url
