@@ -86,10 +86,10 @@ class _Overlay(Mapping[str, str]):
         self._defaults = defaults
 
     def __getitem__(self, name: str) -> str:
-        try:
-            return self._env[name]
-        except KeyError:
+        value = self._env.get(name)
+        if value is None or not value.strip():  # blank is unset, as EnvReader reads it
             return self._defaults[name]
+        return value
 
     def __iter__(self) -> Iterator[str]:
         return iter({**self._defaults, **self._env})
