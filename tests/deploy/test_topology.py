@@ -261,6 +261,12 @@ def test_a_workflow_publishes_through_the_deployed_registry(
         assert replayed.status_code == 422
         assert replayed.json()["errors"][0]["code"] == "invalid-reuse-token"
 
+        # The upload route, with or without its slash, is the gateway's: it asks for credentials.
+        for path in ("/legacy", "/legacy/"):
+            anonymous = client.post(path, content=b"")
+            assert anonymous.status_code == 401, (path, anonymous.text)
+            assert anonymous.headers["www-authenticate"].startswith("Basic")
+
         # The proxy's 64k cap holds everywhere but the upload route.
         oversized = client.post("/_/oidc/mint-token", content=b"x" * (100 * 1024))
         assert oversized.status_code == 413
