@@ -177,6 +177,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
             *upload_routes(
                 settings,
                 keys=keys,
+                api_key=api_root.public_text,
                 revocations=revocations,
                 client=client,
                 store=store,

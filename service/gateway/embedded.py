@@ -12,6 +12,8 @@ MINTGATE_URL, the public origin, which need not route back from where it runs (a
 https, so a loopback http fetch would also need MINTGATE_GATEWAY_ALLOW_LOOPBACK_HTTP).
 Revocations, the HTTP client, the store and the metrics are the service's too, so a
 revocation made here holds here at once, and nothing of the gateway's is left to close.
+API tokens are accepted by default, with the service's own API-token key and database:
+where the pages that create them run, the database they are checked against is there too.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import httpx
@@ -102,16 +105,26 @@ def upload_routes(
     settings: Settings,
     *,
     keys: SigningKeys,
+    api_key: str,
     revocations: RevocationStore,
     client: httpx.AsyncClient,
     store: Store,
     metrics: Metrics,
     clock: Callable[[], float] = time.time,
 ) -> list[BaseRoute]:
-    """`POST /legacy/` when settings.gateway is set; no routes otherwise."""
+    """`POST /legacy/` when settings.gateway is set; no routes otherwise.
+
+    `api_key` is the public half of the key the service signs API tokens with
+    (`ed25519/<hex>`): unless MINTGATE_GATEWAY_API_TOKEN_PUBLIC_KEY says otherwise, the
+    tokens a maintainer creates on these pages upload here, checked against this database.
+    """
     gateway = settings.gateway
     if gateway is None:
         return []
+    if gateway.api_token_public_key is None:
+        gateway = replace(
+            gateway, api_token_public_key=api_key, database_url=settings.database_url
+        ).checked()
     app = create_gateway(
         gateway,
         client=client,
