@@ -72,8 +72,9 @@ def embedded_settings(env: Mapping[str, str], service: Settings) -> GatewaySetti
         f"MINTGATE_{PREFIX}MINTGATE_URL": service.url,
         f"MINTGATE_{PREFIX}TOKEN_AUDIENCE": service.token_audience,
     }
-    if env.get(f"MINTGATE_{PREFIX}API_TOKEN_PUBLIC_KEY") or env.get(
-        f"MINTGATE_{PREFIX}STAGING_DIR"
+    if any(
+        env.get(f"MINTGATE_{PREFIX}{name}")
+        for name in ("API_TOKEN_PUBLIC_KEY", "API_TOKEN_KEY_FILE", "STAGING_DIR")
     ):
         # API tokens and staged uploads are checked against the service's database.
         defaults[f"MINTGATE_{PREFIX}DATABASE_URL"] = service.database_url
