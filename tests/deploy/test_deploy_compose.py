@@ -102,6 +102,19 @@ def test_gateway_checks_tokens_with_the_replicas_key_and_redis() -> None:
     assert_secret("gateway", gateway["MINTGATE_GATEWAY_BACKEND_PASSWORD_FILE"])
 
 
+def test_gateway_checks_api_tokens_with_the_replicas_key_and_database() -> None:
+    mintgate = services()["mintgate"]["environment"]
+    gateway = services()["gateway"]["environment"]
+    assert gateway["MINTGATE_GATEWAY_DATABASE_URL"] == mintgate["MINTGATE_DATABASE_URL"]
+    assert gateway["PGPASSFILE"] == mintgate["PGPASSFILE"]
+    key = gateway["MINTGATE_GATEWAY_API_TOKEN_KEY_FILE"]
+    assert key == mintgate["MINTGATE_API_TOKEN_KEY_FILE"]
+    for path in (key, gateway["PGPASSFILE"]):
+        assert_secret("gateway", path)
+    condition = services()["gateway"]["depends_on"]["migrate"]["condition"]
+    assert condition == "service_completed_successfully"
+
+
 def test_gateway_uploads_to_the_demo_index() -> None:
     gateway = services()["gateway"]["environment"]
     backend = urlsplit(gateway["MINTGATE_GATEWAY_BACKEND_URL"])

@@ -167,6 +167,17 @@ def test_gateway_checks_tokens_with_the_replicas_signing_keys() -> None:
     mount = next(m for m in gateway["volumeMounts"] if m["mountPath"] == directory)
     volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
     assert volume["secret"]["secretName"] == "mintgate-signing-keys"
+    database = env["MINTGATE_GATEWAY_DATABASE_URL"]["valueFrom"]
+    assert database == mintgate["MINTGATE_DATABASE_URL"]["valueFrom"]
+    api_key = env["MINTGATE_GATEWAY_API_TOKEN_KEY_FILE"]["value"]
+    assert api_key == mintgate["MINTGATE_API_TOKEN_KEY_FILE"]["value"]
+    mount = next(
+        m for m in gateway["volumeMounts"] if m["mountPath"] == str(PurePosixPath(api_key).parent)
+    )
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "mintgate-account-keys"
+    # The gateway gets the API-token key alone, not the key that seals TOTP secrets.
+    assert [item["key"] for item in volume["secret"]["items"]] == [PurePosixPath(api_key).name]
     # Its pods are not the mintgate Service's endpoints.
     labels = one("Deployment", "mintgate-gateway")["spec"]["template"]["metadata"]["labels"]
     assert not LABELS.items() <= labels.items()

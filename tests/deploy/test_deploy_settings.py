@@ -37,7 +37,7 @@ def kubernetes_names() -> set[str]:
 
 
 def compose_gateway_names() -> set[str]:
-    return set(compose()["services"]["gateway"]["environment"])
+    return set(compose()["services"]["gateway"]["environment"]) - DRIVER_VARIABLES
 
 
 def kubernetes_gateway_names() -> set[str]:
