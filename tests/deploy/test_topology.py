@@ -5,7 +5,9 @@ migration job's command, two `mintgate serve` replicas and `mintgate gateway` wi
 environment read from the compose file, nginx with deploy/nginx.conf, the machine's
 PostgreSQL (a throwaway database) and Redis, pypiserver with the index's command. Then
 pypa/gh-action-pypi-publish's flow through nginx's one origin: audience, mint-token with
-a fake GitHub token, twine with `__token__` to /legacy/; pip fetches the upload back.
+a fake GitHub token, twine with `__token__` to /legacy/; pip fetches the upload back. A
+maintainer's API token, made in that database by the service functions the pages call
+(the sign-up and 2FA ceremonies have their own tests), uploads through the same route.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from accounts.accounts_helpers import ctx_for, make_accounts
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from deployfiles import compose
-from fakeissuer import FakeIssuer, github_claims
+from fakeissuer import Clock, FakeIssuer, github_claims
 from gateway.gatewaykit import wheel
+from publishing.publishingkit import owner_of
 from pypaflow import exchange, github_issuers, pip_download, twine_upload, write_htpasswd
 from servers import (
     LOOPBACK,
@@ -47,11 +51,18 @@ from sqlalchemy.engine import make_url
 from store.store_fixtures import PG_URL
 from topology import Loopback, ensure_nginx, nginx_conf, secret_names
 
+from service.accounts.passwords import load_common
+from service.accounts.tokens import CreatedToken, create_token
+from service.apitokens.keys import load_root_key
+from service.defaults import COMMON_PASSWORDS
 from service.minting.keys import generate_pem
+from service.store import open_store
 from service.store.engine import create_engine
 
 REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-PROJECT = "sampleproject"
+PROJECT = "sampleproject"  # its trusted publisher is the replicas' MINTGATE_PUBLISHERS_FILE
+MAINTAINED = "maintainedproject"  # uploaded with a maintainer's API token
+DAY = 86400
 REPLICAS = 2
 
 
@@ -60,6 +71,7 @@ class Registry:
     origin: str  # nginx: the one URL a workflow knows
     index: str  # pypiserver, read directly as pip would
     database: str
+    api_token_key: Path  # the compose secret every replica and the gateway read
     logs: Path
 
 
@@ -232,15 +244,30 @@ def registry(tmp_path: Path, github: FakeIssuer, database: str) -> Iterator[Regi
                 log=logs / "nginx.log",
             )
         )
-        yield Registry(origin, index_url, database, logs)
+        yield Registry(origin, index_url, database, loop.secrets / "mintgate_api_token_key", logs)
 
 
-def write_wheel(directory: Path, size: int) -> Path:
+def write_wheel(directory: Path, project: str, size: int) -> Path:
     """A real wheel whose payload does not compress: larger than the proxy's 64k default."""
-    filename, data = wheel(PROJECT, "1.0.0", payload=os.urandom(size))
+    filename, data = wheel(project, "1.0.0", payload=os.urandom(size))
     directory.mkdir()
     (directory / filename).write_bytes(data)
     return directory / filename
+
+
+async def maintainers_api_token(database: str, api_key: Path, project: str) -> str:
+    """What a maintainer does on the pages: a project of their own, an API token for it."""
+    url = make_url(PG_URL).set(database=database).render_as_string(hide_password=False)
+    store = await open_store(url)
+    try:
+        accounts = make_accounts(store, Clock(time.time()), load_common(COMMON_PASSWORDS))
+        owner = await owner_of(accounts, project)
+        root = load_root_key(api_key)
+        created = await create_token(accounts.deps, ctx_for(owner), root, "ci", [project], DAY)
+        assert isinstance(created, CreatedToken), created
+        return created.token
+    finally:
+        await store.close()
 
 
 def test_a_workflow_publishes_through_the_deployed_registry(
@@ -280,13 +307,21 @@ def test_a_workflow_publishes_through_the_deployed_registry(
     audited = "SELECT count(*) FROM audit_events WHERE event = 'login:unknown-user'"
     assert asyncio.run(_scalar(registry.database, audited)) == REPLICAS
 
-    dist = write_wheel(tmp_path / "dist", 200 * 1024)
-    uploaded = twine_upload(repository_url, token, dist)
-    assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
-    fetched = pip_download(registry.index, f"{PROJECT}==1.0.0", tmp_path / "download")
-    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
-    assert (tmp_path / "download" / dist.name).read_bytes() == dist.read_bytes()
+    # A maintainer's API token (made where the replicas keep accounts) uploads the same way.
+    api_token = asyncio.run(
+        maintainers_api_token(registry.database, registry.api_token_key, MAINTAINED)
+    )
+    for project, credential in ((PROJECT, token), (MAINTAINED, api_token)):
+        dist = write_wheel(tmp_path / f"dist-{project}", project, 200 * 1024)
+        uploaded = twine_upload(repository_url, credential, dist)
+        assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
+        download = tmp_path / f"download-{project}"
+        fetched = pip_download(registry.index, f"{project}==1.0.0", download)
+        assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+        assert (download / dist.name).read_bytes() == dist.read_bytes()
 
     gateway_log = (registry.logs / "gateway.log").read_text()
-    assert f"upload forwarded: project={PROJECT} version=1.0.0" in gateway_log
+    for project in (PROJECT, MAINTAINED):
+        assert f"upload forwarded: project={project} version=1.0.0" in gateway_log
     assert token not in gateway_log
+    assert api_token not in gateway_log
