@@ -2,7 +2,8 @@
 
 Standard library only (the slim image has no curl). Run by the image's HEALTHCHECK and by
 compose; it asks the loopback address on MINTGATE_PORT, over https when MINTGATE_TLS_CERT
-is set.
+is set. `healthcheck.py gateway` asks `mintgate gateway` on MINTGATE_GATEWAY_PORT instead
+(plain http: TLS is the proxy's).
 """
 
 from __future__ import annotations
@@ -13,9 +14,14 @@ import sys
 import urllib.request
 
 
-def main() -> int:
-    port = os.environ.get("MINTGATE_PORT") or "8000"
-    tls = bool(os.environ.get("MINTGATE_TLS_CERT"))
+def main(argv: list[str]) -> int:
+    gateway = argv[1:] == ["gateway"]
+    if gateway:
+        port = os.environ.get("MINTGATE_GATEWAY_PORT") or "8100"
+        tls = False
+    else:
+        port = os.environ.get("MINTGATE_PORT") or "8000"
+        tls = bool(os.environ.get("MINTGATE_TLS_CERT"))
     context = None
     if tls:
         # Liveness of our own process on loopback: the certificate names the public host,
@@ -33,4 +39,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv))

@@ -20,6 +20,7 @@ from service.accounts.passwords import Passwords
 from service.apitokens.keys import configured_root_key
 from service.errors import refusal_response
 from service.exchange import Exchange
+from service.gateway.embedded import upload_routes
 from service.http import api, health, oauth, oidc, scanning, wellknown
 from service.http.api.state import build_state
 from service.issuers import load_issuers
@@ -186,6 +187,17 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
             api.mount(accounts_api, settings.url),
             web.mount(accounts_api, settings),
             web.root(),
+            # One origin: POST /legacy/ when a backend index is configured (issue 19).
+            *upload_routes(
+                settings,
+                keys=keys,
+                api_key=api_root.public_text,
+                revocations=revocations,
+                client=client,
+                store=store,
+                metrics=metrics,
+                clock=seams.clock,
+            ),
         ],
         lifespan=lifespan,
     )

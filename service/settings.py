@@ -22,6 +22,7 @@ from service.observability.metrics import parse_metrics_token
 from service.ratelimit import Rate, parse_rate
 
 if TYPE_CHECKING:
+    from service.gateway.settings import GatewaySettings
     from service.staging.settings import StagingSettings
 
 __all__ = ["CONFIG_DIR", "Settings", "SettingsError"]
@@ -155,6 +156,8 @@ class Settings:
     mint_record_commit: str = "flush"
     # Staged publishing: where staged files wait and where approved ones go (MINTGATE_STAGING_*).
     staging: StagingSettings | None = None
+    # The upload endpoint /legacy/ in this process (MINTGATE_GATEWAY_*, gateway/embedded.py).
+    gateway: GatewaySettings | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -230,6 +233,7 @@ class Settings:
             staging=_staging(env),
         )
         settings = _webauthn_checked(settings)
+        settings = _with_gateway(settings, env)
         if (settings.tls_cert is None) != (settings.tls_key is None):
             raise SettingsError("MINTGATE_TLS_CERT and MINTGATE_TLS_KEY must be set together")
         if settings.workers > 1 and not (settings.signing_key_files and settings.redis_url):
@@ -253,6 +257,13 @@ def _staging(env: Mapping[str, str]) -> StagingSettings | None:
     from service.staging.settings import StagingSettings
 
     return StagingSettings.from_env(env)
+
+
+def _with_gateway(settings: Settings, env: Mapping[str, str]) -> Settings:
+    # Imported here: the gateway's package imports this one.
+    from service.gateway.embedded import embedded_settings
+
+    return replace(settings, gateway=embedded_settings(env, settings))
 
 
 def _webauthn_checked(settings: Settings) -> Settings:

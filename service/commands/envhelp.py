@@ -66,6 +66,8 @@ def describe(parser: argparse.ArgumentParser, names: tuple[str, ...], where: str
 SERVICE_PROBE = {
     "MINTGATE_STAGING_DIR": "staging",
     "MINTGATE_STAGING_BACKEND_URL": "http://registry.invalid/legacy/",
+    # One origin: serve reads the gateway's variables once a backend index is named.
+    "MINTGATE_GATEWAY_BACKEND_URL": "http://registry.invalid/legacy/",
 }
 GATEWAY_PROBE = {
     "MINTGATE_GATEWAY_BACKEND_URL": "http://registry.invalid/legacy/",

@@ -32,12 +32,15 @@ from service.accounts.project_state import StoreProjectStates
 from service.accounts.tokens import TokenState
 from service.apitokens.keys import public_key
 from service.apitokens.verify import ApiTokenVerifier
+from service.exchange import KeySource
 from service.gateway.auth import MISSING, Authorizer, basic_credentials, credential_id
 from service.gateway.errors import Denied, respond, unavailable
 from service.gateway.forward import Backend, forward, outgoing
 from service.gateway.policy import OpenPolicy, ProjectPolicy
-from service.gateway.settings import GatewaySettings
+from service.gateway.settings import PREFIX, GatewaySettings
 from service.gateway.upload import Upload, read_upload
+from service.minting.keys import KeyConfigError, load_signing_keys
+from service.oauth.authority import OwnKeys
 from service.observability.clientip import ClientAddress
 from service.observability.metrics import Metrics, metrics_route
 from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
@@ -51,7 +54,7 @@ from service.staging.intake import Intake, Uploader
 from service.store import Store, StoreError, open_store
 from service.store.lazy import LazyStore
 from service.upload_auth import UploadCredential
-from service.verifier import VerifiedToken, registry_verifier
+from service.verifier import VerifiedToken, Verifier, registry_verifier
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +69,15 @@ def create_gateway(
     metrics_token: str | None = None,
     store: Store | None = None,
     notifier: Notifier | None = None,
+    keys: KeySource | None = None,
+    metrics: Metrics | None = None,
 ) -> Starlette:
     """`client` fetches mintgate's JWKS and talks to the registry (tests pass a mocked one).
 
     `/metrics` is open unless `metrics_token` is given (then `Authorization: Bearer`).
+    Inside `mintgate serve` (service/gateway/embedded.py) `keys` are mintgate's own and
+    `metrics` the service's: the service's middleware then times and ids the uploads, and
+    this app adds neither its own middleware nor `/healthz` and `/metrics`.
     """
     if importlib.util.find_spec("python_multipart") is None:
         raise SettingsError("the upload gateway needs the python-multipart package installed")
@@ -78,16 +86,25 @@ def create_gateway(
         # The same Redis mintgate writes revocations to: revoking there refuses here at once.
         redis = redis_client(settings.redis_url)
         revocations = RedisRevocationStore(redis)
-    metrics = Metrics()
+    embedded = metrics is not None
+    metrics = metrics or Metrics()
     if revocations is not None:
         revocations = CountedRevocations(revocations, metrics.store_unavailable)
     http = client or httpx.AsyncClient(follow_redirects=False)
-    verifier = registry_verifier(
-        settings.mintgate_url,
-        settings.token_audience,
-        http,
-        allow_loopback_http=settings.allow_loopback_http,
-        clock=clock,
+    if keys is None and settings.mintgate_key_files:
+        keys = _own_keys(settings)
+    verifier = (
+        registry_verifier(
+            settings.mintgate_url,
+            settings.token_audience,
+            http,
+            allow_loopback_http=settings.allow_loopback_http,
+            clock=clock,
+        )
+        if keys is None
+        else Verifier(
+            keys, issuer=settings.mintgate_url, audience=settings.token_audience, clock=clock
+        )
     )
     if isinstance(verifier.keys, jwks_cache.JWKSCache):
         metrics.watch_jwks(verifier.keys.stats)
@@ -181,6 +198,8 @@ def create_gateway(
                 await owned.close()
 
     routes = [Route(path, upload, methods=["POST"]) for path in ("/", "/legacy", "/legacy/")]
+    if embedded:
+        return Starlette(routes=routes, lifespan=lifespan)
     routes += [Route("/healthz", healthz), metrics_route(metrics, token=metrics_token)]
     observability = Middleware(
         ObservabilityMiddleware,
@@ -232,6 +251,16 @@ async def _stage(
         f" (API: POST {where}/api/v1/staged/{release.id}/approve, CLI: mintgate staged approve"
         f" {release.id}); it expires at {release.expires_at.isoformat()}.\n"
     )
+
+
+def _own_keys(settings: GatewaySettings) -> OwnKeys:
+    # Behind the same proxy as mintgate, its public URL need not route back from here (and
+    # the JWKS fetcher takes plain http on loopback only): read the keys it signs with.
+    try:
+        keys = load_signing_keys(settings.mintgate_key_files)
+    except KeyConfigError as exc:
+        raise SettingsError(f"MINTGATE_{PREFIX}MINTGATE_KEY_FILES: {exc}") from None
+    return OwnKeys(keys, issuer=settings.mintgate_url)
 
 
 def _refused(denied: Denied, *, project: str | None) -> Response:

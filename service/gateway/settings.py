@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from service import envparse as parse
-from service.apitokens.keys import KeyConfigError, public_key
+from service.apitokens.keys import KeyConfigError, load_root_key, public_key
 from service.envparse import EnvReader, SettingsError
 from service.settings import smtp_url
 
@@ -26,6 +26,9 @@ class GatewaySettings:
     backend_url: str
     # mintgate's own URL: the `iss` of minted tokens, and where its JWKS is.
     mintgate_url: str
+    # mintgate's signing key files (MINTGATE_SIGNING_KEY_FILES' list): when set, tokens are
+    # checked with their public halves and the JWKS is never fetched (deploy/README.md).
+    mintgate_key_files: tuple[Path, ...] = ()
     backend_username: str | None = None
     backend_password: str | None = field(default=None, repr=False)
     token_audience: str = "mintgate-upload"
@@ -38,7 +41,8 @@ class GatewaySettings:
     # With a database (mintgate's own), API tokens are accepted too, checked against
     # its state at every upload; without one the gateway stays offline and minted-only.
     database_url: str | None = field(default=None, repr=False)
-    api_token_public_key: str | None = None  # ed25519/<hex>: mintgate's API token root key
+    # ed25519/<hex>: mintgate's API token root key (or read from its key file, _KEY_FILE)
+    api_token_public_key: str | None = None
     # Staged publishing: where staged files are written (shared with `mintgate serve`,
     # MINTGATE_STAGING_DIR); projects that ask for it get their minted-token uploads staged.
     staging_dir: Path | None = None
@@ -64,6 +68,7 @@ class GatewaySettings:
         return cls(
             backend_url=backend,
             mintgate_url=mintgate_url,
+            mintgate_key_files=r.get(f"{PREFIX}MINTGATE_KEY_FILES", parse.existing_files, ()),
             backend_username=username,
             backend_password=password,
             token_audience=r.get(f"{PREFIX}TOKEN_AUDIENCE", str, defaults.token_audience),
@@ -78,7 +83,7 @@ class GatewaySettings:
             allow_loopback_http=r.get(f"{PREFIX}ALLOW_LOOPBACK_HTTP", parse.on_off, False),
             redis_url=r.get(f"{PREFIX}REDIS_URL", parse.redis_url, None),
             database_url=r.get(f"{PREFIX}DATABASE_URL", parse.database_url, None),
-            api_token_public_key=r.get(f"{PREFIX}API_TOKEN_PUBLIC_KEY", _public_key, None),
+            api_token_public_key=_api_token_public_key(r),
             staging_dir=r.get(f"{PREFIX}STAGING_DIR", Path, None),
             staging_ttl=r.get(
                 f"{PREFIX}STAGING_TTL", parse.bounded_int(3600, 90 * 86400), defaults.staging_ttl
@@ -96,6 +101,23 @@ class GatewaySettings:
                 " key, then against the database; staged releases are recorded in it"
             )
         return self
+
+
+def _api_token_public_key(r: EnvReader) -> str | None:
+    """The public half, given as text or read from the service's own key file (deploy/)."""
+    inline = r.get(f"{PREFIX}API_TOKEN_PUBLIC_KEY", _public_key, None)
+    path = r.get(f"{PREFIX}API_TOKEN_KEY_FILE", parse.existing_file, None)
+    if path is None:
+        return inline
+    if inline is not None:
+        raise SettingsError(
+            f"MINTGATE_{PREFIX}API_TOKEN_PUBLIC_KEY and MINTGATE_{PREFIX}API_TOKEN_KEY_FILE"
+            " are exclusive"
+        )
+    try:
+        return load_root_key(path).public_text
+    except KeyConfigError as exc:
+        raise SettingsError(f"MINTGATE_{PREFIX}API_TOKEN_KEY_FILE: {exc}") from None
 
 
 def _public_key(raw: str) -> str:

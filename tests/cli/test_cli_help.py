@@ -32,13 +32,15 @@ def reads(
     return found
 
 
+GATEWAY_READS = reads("gateway/settings.py", "GATEWAY_")
 SERVICE_READS = (
     reads("settings.py", "")
     | reads("staging/settings.py", "STAGING_")
     # backend_password(r, PREFIX) lives with the gateway's settings; staging calls it too.
     | reads("gateway/settings.py", "STAGING_", placeholders=("prefix",))
+    # One origin: with MINTGATE_GATEWAY_BACKEND_URL, serve runs the gateway's app itself.
+    | GATEWAY_READS
 )
-GATEWAY_READS = reads("gateway/settings.py", "GATEWAY_")
 
 
 def help_of(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

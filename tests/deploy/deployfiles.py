@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from service.gateway import GatewaySettings
 from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,6 +52,12 @@ def mintgate_container() -> dict[str, Any]:
     return container
 
 
+def gateway_container() -> dict[str, Any]:
+    containers = one("Deployment", "mintgate-gateway")["spec"]["template"]["spec"]["containers"]
+    container: dict[str, Any] = next(c for c in containers if c["name"] == "gateway")
+    return container
+
+
 def container_env(container: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {item["name"]: item for item in container.get("env", [])}
 
@@ -71,4 +78,15 @@ def setting_names() -> set[str]:
     """The MINTGATE_* variables Settings.from_env reads: the code, not a copy of it."""
     env = _Recording()
     Settings.from_env(env)
+    return {name for name in env.asked if name.startswith("MINTGATE_")}
+
+
+def gateway_setting_names() -> set[str]:
+    """The same for GatewaySettings.from_env, given the two variables it requires."""
+    env = _Recording()
+    env.update(
+        MINTGATE_GATEWAY_BACKEND_URL="http://index.example/",
+        MINTGATE_GATEWAY_MINTGATE_URL="https://mintgate.example",
+    )
+    GatewaySettings.from_env(env)
     return {name for name in env.asked if name.startswith("MINTGATE_")}

@@ -10,6 +10,7 @@ import pytest
 from deployfiles import (
     KUBERNETES,
     container_env,
+    gateway_container,
     manifest_paths,
     manifests,
     mintgate_container,
@@ -130,3 +131,71 @@ def test_configmap_toml_loads_with_mintgate_own_loaders(tmp_path: Path) -> None:
     issuers = load_issuers(tmp_path / "issuers.toml", audience="mintgate", leeway=30)
     assert len(issuers) == 2
     assert len(load_trust(tmp_path / "publishers.toml", issuers)) >= 1
+
+
+def test_each_pod_migrates_the_database_before_it_serves() -> None:
+    pod = one("Deployment", "mintgate")["spec"]["template"]["spec"]
+    (migrate,) = pod["initContainers"]
+    assert migrate["args"] == ["db", "upgrade"]
+    assert migrate["image"] == mintgate_container()["image"]
+    database = container_env(mintgate_container())["MINTGATE_DATABASE_URL"]
+    assert container_env(migrate)["MINTGATE_DATABASE_URL"] == database
+    ref = database["valueFrom"]["secretKeyRef"]
+    assert one("Secret", ref["name"])["stringData"][ref["key"]].startswith("postgresql://")
+
+
+@pytest.mark.parametrize("variable", ["MINTGATE_SECRET_KEY_FILE", "MINTGATE_API_TOKEN_KEY_FILE"])
+def test_account_keys_come_from_a_secret_every_replica_mounts(variable: str) -> None:
+    path = container_env(mintgate_container())[variable]["value"]
+    secret = _mounted_volume(path)["secret"]["secretName"]
+    assert PurePosixPath(path).name in one("Secret", secret)["stringData"]
+
+
+def test_gateway_checks_tokens_with_the_replicas_signing_keys() -> None:
+    gateway = gateway_container()
+    env = container_env(gateway)
+    mintgate = container_env(mintgate_container())
+    assert env["MINTGATE_GATEWAY_MINTGATE_URL"]["value"] == mintgate["MINTGATE_URL"]["value"]
+    keys = env["MINTGATE_GATEWAY_MINTGATE_KEY_FILES"]["value"]
+    assert keys == mintgate["MINTGATE_SIGNING_KEY_FILES"]["value"]
+    assert (
+        env["MINTGATE_GATEWAY_REDIS_URL"]["valueFrom"]
+        == mintgate["MINTGATE_REDIS_URL"]["valueFrom"]
+    )
+    pod = one("Deployment", "mintgate-gateway")["spec"]["template"]["spec"]
+    directory = str(PurePosixPath(keys).parent)
+    mount = next(m for m in gateway["volumeMounts"] if m["mountPath"] == directory)
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "mintgate-signing-keys"
+    database = env["MINTGATE_GATEWAY_DATABASE_URL"]["valueFrom"]
+    assert database == mintgate["MINTGATE_DATABASE_URL"]["valueFrom"]
+    api_key = env["MINTGATE_GATEWAY_API_TOKEN_KEY_FILE"]["value"]
+    assert api_key == mintgate["MINTGATE_API_TOKEN_KEY_FILE"]["value"]
+    mount = next(
+        m for m in gateway["volumeMounts"] if m["mountPath"] == str(PurePosixPath(api_key).parent)
+    )
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["secret"]["secretName"] == "mintgate-account-keys"
+    # The gateway gets the API-token key alone, not the key that seals TOTP secrets.
+    assert [item["key"] for item in volume["secret"]["items"]] == [PurePosixPath(api_key).name]
+    # Its pods are not the mintgate Service's endpoints.
+    labels = one("Deployment", "mintgate-gateway")["spec"]["template"]["metadata"]["labels"]
+    assert not LABELS.items() <= labels.items()
+
+
+def test_ingress_sends_uploads_to_the_gateway_with_large_bodies_there_only() -> None:
+    routes = {}
+    for ingress in (m for m in manifests() if m["kind"] == "Ingress"):
+        size = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-body-size"]
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                routes[path["path"]] = (path["backend"]["service"]["name"], size)
+    assert routes == {
+        "/": ("mintgate", "64k"),
+        "/legacy": ("mintgate-gateway", "100m"),
+        "/legacy/": ("mintgate-gateway", "100m"),
+    }
+    assert (
+        one("Service", "mintgate-gateway")["spec"]["selector"]
+        == (one("Deployment", "mintgate-gateway")["spec"]["selector"]["matchLabels"])
+    )

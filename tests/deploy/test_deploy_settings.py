@@ -7,7 +7,16 @@ import re
 from pathlib import Path
 
 import pytest
-from deployfiles import ROOT, compose, container_env, mintgate_container, one, setting_names
+from deployfiles import (
+    ROOT,
+    compose,
+    container_env,
+    gateway_container,
+    gateway_setting_names,
+    mintgate_container,
+    one,
+    setting_names,
+)
 from dockerfile_parse import DockerfileParser
 
 from service.settings import Settings, SettingsError
@@ -15,12 +24,24 @@ from service.settings import Settings, SettingsError
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
 
 
+# Read by the PostgreSQL driver, not by mintgate: the password stays out of the URL.
+DRIVER_VARIABLES = {"PGPASSFILE"}
+
+
 def compose_names() -> set[str]:
-    return set(compose()["services"]["mintgate"]["environment"])
+    return set(compose()["services"]["mintgate"]["environment"]) - DRIVER_VARIABLES
 
 
 def kubernetes_names() -> set[str]:
     return set(container_env(mintgate_container()))
+
+
+def compose_gateway_names() -> set[str]:
+    return set(compose()["services"]["gateway"]["environment"]) - DRIVER_VARIABLES
+
+
+def kubernetes_gateway_names() -> set[str]:
+    return set(container_env(gateway_container()))
 
 
 def dockerfile_names() -> set[str]:
@@ -32,6 +53,19 @@ def readme_names() -> set[str]:
     table = (ROOT / "README.md").read_text(encoding="utf-8")
     rows = (line for line in table.splitlines() if line.startswith("| `MINTGATE_"))
     return {name for row in rows for name in re.findall(r"`(MINTGATE_[A-Z0-9_]+)`", row)}
+
+
+def readme_names_abbreviated() -> set[str]:
+    """Also the names a row abbreviates: `MINTGATE_GATEWAY_HOST`, `_PORT`."""
+    table = (ROOT / "README.md").read_text(encoding="utf-8")
+    names = set()
+    for row in (line for line in table.splitlines() if line.startswith("| `MINTGATE_")):
+        cell = row.split("|")[1]
+        full = re.findall(r"`(MINTGATE_[A-Z0-9_]+)`", cell)
+        names.update(full)
+        for short in re.findall(r"`(_[A-Z0-9_]+)`", cell):
+            names.update(f[:i] + short for f in full for i, c in enumerate(f) if c == "_")
+    return names
 
 
 SOURCES = {
@@ -53,6 +87,24 @@ def test_every_variable_set_is_a_real_setting(source: str) -> None:
 def test_every_variable_set_is_documented(source: str) -> None:
     missing = SOURCES[source]() - readme_names()
     assert not missing, f"{source} sets variables missing from README's table: {missing}"
+
+
+GATEWAY_SOURCES = {"compose": compose_gateway_names, "kubernetes": kubernetes_gateway_names}
+
+
+@pytest.mark.parametrize("source", GATEWAY_SOURCES, ids=list(GATEWAY_SOURCES))
+def test_every_gateway_variable_set_is_a_real_gateway_setting(source: str) -> None:
+    names = GATEWAY_SOURCES[source]()
+    unknown = names - gateway_setting_names()
+    assert not unknown, f"{source} sets variables GatewaySettings.from_env never reads: {unknown}"
+    missing = names - readme_names_abbreviated()
+    assert not missing, f"{source} sets gateway variables missing from README's table: {missing}"
+
+
+def test_driver_variables_are_explained_in_the_deploy_readme() -> None:
+    readme = (ROOT / "deploy" / "README.md").read_text(encoding="utf-8")
+    for name in DRIVER_VARIABLES:
+        assert f"`{name}`" in readme
 
 
 def test_workers_is_a_documented_setting() -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from service.apitokens.keys import generate_pem as generate_api_pem
+from service.apitokens.keys import load_root_key
 from service.gateway import GatewaySettings
 from service.settings import SettingsError
 
@@ -107,3 +109,23 @@ def test_bad_variable_is_named(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named) as raised:
         GatewaySettings.from_env({**REQUIRED, **env})
     assert "hunter2" not in str(raised.value)
+
+
+def test_api_token_key_file_gives_its_public_half(tmp_path: Path) -> None:
+    key = tmp_path / "api-token.pem"
+    key.write_bytes(generate_api_pem())
+    env = {
+        **REQUIRED,
+        "MINTGATE_GATEWAY_API_TOKEN_KEY_FILE": str(key),
+        "MINTGATE_GATEWAY_DATABASE_URL": "postgresql://mintgate@db.example/mintgate",
+    }
+    settings = GatewaySettings.from_env(env)
+    assert settings.api_token_public_key == load_root_key(key).public_text
+    assert "PRIVATE" not in repr(settings)
+
+    both = {**env, "MINTGATE_GATEWAY_API_TOKEN_PUBLIC_KEY": load_root_key(key).public_text}
+    with pytest.raises(SettingsError, match="are exclusive"):
+        GatewaySettings.from_env(both)
+    key.write_text("not a key")
+    with pytest.raises(SettingsError, match=r"MINTGATE_GATEWAY_API_TOKEN_KEY_FILE: .*not an"):
+        GatewaySettings.from_env(env)

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import secrets
 import subprocess
-import sys
 import time
-import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pypaflow
 import pytest
 from fakeissuer import FakeIssuer, github_claims
 from gatewaykit import PROJECT, write_wheel
+from pypaflow import pip_download, pypiserver, write_htpasswd
 from servers import (
     LOOPBACK,
     MINTGATE,
     SAMPLE_PUBLISHERS,
     Request,
-    child_env,
     free_port,
     json_server,
     mintgate_serve,
@@ -35,20 +34,6 @@ from servers import (
 )
 
 from service.minting.tokens import PREFIX
-
-BIN = Path(sys.executable).parent
-
-
-def write_htpasswd(path: Path, user: str, password: str) -> None:
-    """pypiserver's own password file, written with the passlib it reads it with."""
-    with warnings.catch_warnings():
-        # passlib 1.7.4 imports the stdlib `crypt` module, deprecated since 3.11.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from passlib.apache import HtpasswdFile
-
-    users = HtpasswdFile(str(path), new=True)
-    users.set_password(user, password)
-    users.save()
 
 
 @dataclass(frozen=True)
@@ -76,8 +61,6 @@ def stack(tmp_path: Path, github: FakeIssuer) -> Iterator[Stack]:
     index_port, gateway_port = free_port(), free_port()
     index = f"http://{LOOPBACK}:{index_port}"
     gateway = f"http://{LOOPBACK}:{gateway_port}"
-    pypiserver = [sys.executable, "-m", "pypiserver", "run", "-i", LOOPBACK, "-p", str(index_port)]
-    pypiserver += ["-P", str(htpasswd), "-a", "update", str(packages)]
 
     with json_server(jwks) as github_jwks:
         issuers.write_text(
@@ -99,7 +82,12 @@ def stack(tmp_path: Path, github: FakeIssuer) -> Iterator[Stack]:
         }
         with (
             mintgate_serve(mintgate_env, log=logs / "mintgate.log") as mintgate,
-            serving(pypiserver, {}, ready=f"{index}/health", log=logs / "pypiserver.log"),
+            serving(
+                pypiserver(index_port, htpasswd, packages),
+                {},
+                ready=f"{index}/health",
+                log=logs / "pypiserver.log",
+            ),
             serving(
                 [str(MINTGATE), "gateway"],
                 {**gateway_env, "MINTGATE_GATEWAY_MINTGATE_URL": mintgate},
@@ -114,14 +102,7 @@ def stack(tmp_path: Path, github: FakeIssuer) -> Iterator[Stack]:
 
 
 def twine_upload(stack: Stack, token: str, dist: Path) -> subprocess.CompletedProcess[str]:
-    command = [str(BIN / "twine"), "upload", "--repository-url", f"{stack.gateway}/"]
-    command += ["-u", "__token__", "-p", token, "--non-interactive", "--disable-progress-bar"]
-    # --verbose: twine prints the response body (our reason) only then; without it, the status.
-    command += ["--verbose", str(dist)]
-    env = {"PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", "COLUMNS": "500"}
-    return subprocess.run(  # noqa: S603 (the venv's twine, arguments from the test)
-        command, env=child_env(env), capture_output=True, text=True, timeout=60, check=False
-    )
+    return pypaflow.twine_upload(f"{stack.gateway}/", token, dist)
 
 
 def test_twine_uploads_through_the_gateway_and_pip_gets_it_back(
@@ -147,18 +128,7 @@ def test_twine_uploads_through_the_gateway_and_pip_gets_it_back(
     uploaded = twine_upload(stack, stack.token, good)
     assert uploaded.returncode == 0, uploaded.stdout + uploaded.stderr
     download = tmp_path / "download"
-    fetched = subprocess.run(  # noqa: S603 (the venv's pip, arguments from the test)
-        [
-            *(sys.executable, "-m", "pip", "download", "--no-deps", "--no-cache-dir"),
-            *("--disable-pip-version-check", "--index-url", f"{stack.index}/simple/"),
-            *(f"{PROJECT}==1.0.0", "-d", str(download)),
-        ],
-        env=child_env({}),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    fetched = pip_download(stack.index, f"{PROJECT}==1.0.0", download)
     assert fetched.returncode == 0, fetched.stdout + fetched.stderr
     assert (download / good.name).read_bytes() == good.read_bytes()
     assert [p.name for p in stack.packages.iterdir()] == [good.name]

@@ -11,6 +11,7 @@ import base64
 import json
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -29,7 +30,12 @@ from gatewaykit import (
     wheel,
 )
 
-from service.minting.keys import SigningKeys, ephemeral_signing_keys
+from service.minting.keys import (
+    SigningKeys,
+    ephemeral_signing_keys,
+    generate_pem,
+    load_signing_keys,
+)
 from service.minting.tokens import serialize, unwrap
 from service.revocation import RevocationUnavailable
 
@@ -291,6 +297,23 @@ async def test_unavailable_keys_are_a_503(
     assert response.status_code == 503
     assert "mintgate's keys are unavailable" in response.text
     assert registry.upload.call_count == 0
+
+
+async def test_with_mintgates_key_files_the_jwks_is_never_fetched(
+    gateway: Gateway, registry: Registry, tmp_path: Path
+) -> None:
+    pem = tmp_path / "signing.pem"
+    pem.write_bytes(generate_pem())
+    own = load_signing_keys([pem])
+    async with gateway(mintgate_key_files=(pem,)) as client:
+        accepted = await upload(client, mint(own))
+        foreign = await upload(client, mint(ephemeral_signing_keys()))
+
+    assert accepted.status_code == 200, accepted.text
+    assert foreign.status_code == 403
+    assert "is not a key of https://mintgate.example" in foreign.text
+    assert registry.jwks.call_count == 0
+    assert registry.upload.call_count == 1
 
 
 class TrustedPublishingOnly:
