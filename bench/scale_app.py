@@ -35,7 +35,6 @@ def create_app() -> Starlette:
         signing_key_files=(Path(env["BENCH_SIGNING_KEY"]),),
         redis_url=env["BENCH_REDIS_URL"],
         leeway=int(env["BENCH_LEEWAY"]),
-        mint_record_commit=env.get("BENCH_MINT_RECORD_COMMIT", "flush"),
         jwks_allow_loopback_http=True,
         # One loopback client, one publisher: limits that never refuse, so the load is
         # measured with the cost of counting it, not shed.

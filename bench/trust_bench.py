@@ -8,10 +8,8 @@ run. Against it, mintgate on the database source (the default) over PostgreSQL s
 with each level's publishers (`mintgate bench seed`'s code, one database per level,
 `mintgate_bench_<level>`, dropped at the end): the trust index in memory, the change
 feed polled every 0.2 s, and every mint's audit, last-use and minted-token rows
-written by group commit before the token is answered: once flushed to disk ("flush",
-the default) and once committed without the flush ("commit", PostgreSQL's asynchronous
-commit). Every server is measured in every round, in turn: p50 at one connection,
-requests/s at 16.
+written by group commit before the token is answered. Every server is measured in
+every round, in turn: p50 at one connection, requests/s at 16.
 
 Then, in this process, over the first level's database:
 - propagation: a publisher added and removed through one store (replica A), timed
@@ -241,16 +239,8 @@ def main(argv: list[str] | None = None) -> int:
             floor = server("toml", work, keys, issuers_file, urls[levels[0]],
                            BENCH_TRUST_SOURCE="toml")  # fmt: skip
             servers = [floor] + [
-                server(
-                    f"db-{level:,}-{mode}",
-                    work,
-                    keys,
-                    issuers_file,
-                    url,
-                    BENCH_MINT_RECORD_COMMIT=mode,
-                )
+                server(f"db-{level:,}", work, keys, issuers_file, url)
                 for level, url in urls.items()
-                for mode in ("flush", "commit")
             ]
             jtis, tokens = sign(keys, args.pool, 4 * 3600)
             try:

@@ -186,7 +186,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
             metrics_route(metrics, token=settings.metrics_token),
             api.mount(accounts_api, settings.url),
             web.mount(accounts_api, settings),
-            web.root(),
+            *web.root(),
             # One origin: POST /legacy/ when a backend index is configured (issue 19).
             *upload_routes(
                 settings,

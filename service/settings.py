@@ -57,12 +57,6 @@ def parse_trust_source(raw: str) -> str:
     return raw
 
 
-def parse_record_commit(raw: str) -> str:
-    if raw not in ("flush", "commit"):
-        raise ValueError("expected 'flush' or 'commit'")
-    return raw
-
-
 def https_url_or_off(raw: str) -> str | None:
     # https only: these keys decide which tokens get revoked.
     if raw.lower() == "off":
@@ -151,9 +145,6 @@ class Settings:
     session_ttl: int = SESSION_TTL
     # `mintgate db sweep` deletes audit events older than this many days; unset: kept for ever.
     audit_retention_days: int | None = None
-    # A mint is answered once its record is "flush"ed to disk (the default) or "commit"ted
-    # (PostgreSQL's asynchronous commit: no disk flush on the path; see README).
-    mint_record_commit: str = "flush"
     # Staged publishing: where staged files wait and where approved ones go (MINTGATE_STAGING_*).
     staging: StagingSettings | None = None
     # The upload endpoint /legacy/ in this process (MINTGATE_GATEWAY_*, gateway/embedded.py).
@@ -229,7 +220,6 @@ class Settings:
             ),
             session_ttl=r.get("SESSION_TTL", parse.bounded_int(300, 7 * 86400), SESSION_TTL),
             audit_retention_days=r.get("AUDIT_RETENTION_DAYS", parse.bounded_int(1, 36500), None),
-            mint_record_commit=r.get("MINT_RECORD_COMMIT", parse_record_commit, "flush"),
             staging=_staging(env),
         )
         settings = _webauthn_checked(settings)

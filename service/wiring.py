@@ -54,9 +54,7 @@ from service.scanning.partner import GitHubPartner
 from service.scanning.revokers import ApiTokenRevoker, MintedTokenRevoker, TokenRevoker
 from service.settings import Settings, SettingsError
 from service.store import Store, StoreError
-from service.store.engine import is_sqlite
 from service.trust import TrustStore
-from service.trust.groupcommit import WRITERS
 from service.trust.index import TrustIndex
 from service.trust.pending import PendingTrust
 from service.trust.sql import SqlMintRecorder, SqlPendingTrust, SqlTrustFeed, SqlTrustStore
@@ -258,14 +256,7 @@ def trust_sources(
     return TrustSources(
         trust,
         SqlPendingTrust(store, issuers, clock, reified=index.forget),
-        SqlMintRecorder(
-            store,
-            clock,
-            flushed=settings.mint_record_commit == "flush",
-            # SQLite has one writer at a time: a second batch would only wait on its lock
-            # (in SQLite's busy handler, which sleeps in growing steps).
-            writers=1 if is_sqlite(settings.database_url) else WRITERS,
-        ),
+        SqlMintRecorder(store, clock),
         described,
         index=index,
         file=file,

@@ -250,9 +250,6 @@ class AuditSteps(Protocol):
     async def record_all(self, events: Sequence[AuditEvent]) -> None:
         """Many events in one statement (the mint recorder's batches)."""
 
-    async def commit_without_flush(self) -> None:
-        """Let this transaction's commit return before it is flushed to disk (PostgreSQL)."""
-
     async def audit_events(
         self,
         subject_user_id: int | None = None,

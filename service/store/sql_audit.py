@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, or_, select, text
+from sqlalchemy import insert, or_, select
 
 from service.store.models import AuditEventRow
 from service.store.records import AuditEvent, AuditRecord
@@ -28,14 +28,6 @@ class AuditSql(Steps):
             )
         )
         await self.session.flush()
-
-    async def commit_without_flush(self) -> None:
-        """PostgreSQL: this transaction's commit returns before its WAL reaches the disk
-        (synchronous_commit off, for this transaction only). It is visible to every
-        replica at once and survives mintgate crashing; a crash of the database server
-        itself within about 0.6 s (3 x wal_writer_delay) may lose it. SQLite: unchanged."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            await self.session.execute(text("SET LOCAL synchronous_commit = off"))
 
     async def record_all(self, events: Sequence[AuditEvent]) -> None:
         if events:

@@ -19,10 +19,10 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 MAX_BATCH = 256
-# Batches written at once. One would leave the CPU idle through each commit's flush to
-# disk (about 4 ms on this machine's disk, several times a mint's CPU); a few overlap it,
-# and the database flushes their commits together.
-WRITERS = 4
+# Batches written at once. One: a batch's cost is mostly this process's own CPU (SQLAlchemy
+# building and sending each statement, bench/trust_bench.py), so a second writer only split
+# the queue into smaller batches: 0.40 of the floor's throughput with four, 0.51 with one.
+WRITERS = 1
 
 
 class GroupCommit(Generic[T]):

@@ -249,14 +249,10 @@ class SqlMintRecorder:
         store: Store,
         clock: Callable[[], float] = time.time,
         *,
-        flushed: bool = True,
         writers: int = WRITERS,
     ) -> None:
         self.store = store
         self.clock = clock
-        # MINTGATE_MINT_RECORD_COMMIT: "flush" (the default) answers once the batch's commit
-        # is on disk; "commit" once it is committed (see Transaction.commit_without_flush).
-        self.flushed = flushed
         self.commits: GroupCommit[_MintRecord] = GroupCommit(
             self._write, isolate=(IntegrityError, DataError), writers=writers
         )
@@ -300,8 +296,6 @@ class SqlMintRecorder:
         for ref, use in latest.items():
             uses.setdefault(use, []).append(ref)
         async with self.store.transaction() as tx:
-            if not self.flushed:
-                await tx.commit_without_flush()
             for (at, run), refs in uses.items():
                 await tx.mark_publisher_used(refs, at, run, unless_since=at - LAST_USED_EVERY)
             await tx.record_minted([t for record in batch for t in record.tokens])

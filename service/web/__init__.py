@@ -99,13 +99,20 @@ def mount(api: ApiState, settings: Settings) -> Mount:
     return Mount(PREFIX, app=app)
 
 
-def root() -> Route:
-    """`/` sends a person to the pages."""
+def root() -> list[Route]:
+    """`/` sends a person to the pages; `/favicon.ico`, which browsers ask for on their
+    own wherever a page does not name its icon, to the pages' icon."""
 
     async def to_pages(request: Request) -> Response:
         return redirect("/")
 
-    return Route("/", to_pages, methods=["GET"])
+    async def to_icon(request: Request) -> Response:
+        return redirect("/static/favicon.svg")
+
+    return [
+        Route("/", to_pages, methods=["GET"]),
+        Route("/favicon.ico", to_icon, methods=["GET"]),
+    ]
 
 
 def template_routes() -> list[BaseRoute]:

@@ -326,6 +326,9 @@ async def test_the_favicon_is_served_and_linked_from_every_page(browser: Page) -
     assert icon.status_code == 200
     assert icon.headers["content-type"].startswith("image/svg+xml")
     assert icon.text.startswith("<svg")
+    # A browser asks for /favicon.ico by itself (a JSON answer, a raw file): not a 404.
+    bare = await browser.http.get("/favicon.ico")
+    assert (bare.status_code, bare.headers["location"]) == (303, "/web/static/favicon.svg")
 
 
 async def test_security_keys_are_said_not_to_work_on_an_ip_address(
