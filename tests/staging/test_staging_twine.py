@@ -12,12 +12,12 @@ import subprocess
 import sys
 import time
 import tomllib
-import warnings
 from pathlib import Path
 
 import httpx
 from fakeissuer import FakeIssuer, github_claims
 from gateway.gatewaykit import PROJECT, write_wheel
+from pypaflow import write_htpasswd
 from servers import (
     LOOPBACK,
     MINTGATE,
@@ -66,18 +66,6 @@ def _owner_with_staging(api: httpx.Client) -> tuple[dict[str, str], bytes]:
     turned = api.put(f"/api/v1/projects/{PROJECT}/staging", json={"enabled": True}, headers=auth)
     assert turned.status_code == 200, turned.text
     return auth, secret
-
-
-def write_htpasswd(path: Path, user: str, password: str) -> None:
-    """pypiserver's own password file, written with the passlib it reads it with."""
-    with warnings.catch_warnings():
-        # passlib 1.7.4 imports the stdlib `crypt` module, deprecated since 3.11.
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from passlib.apache import HtpasswdFile
-
-    users = HtpasswdFile(str(path), new=True)
-    users.set_password(user, password)
-    users.save()
 
 
 def test_twine_upload_is_staged_until_a_maintainer_approves_with_totp(
