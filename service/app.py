@@ -153,15 +153,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
             sources.described,
             type(replay).__name__,
         )
-        # The index follows the change feed; the publishers file is applied, retried.
-        tasks = [
-            asyncio.create_task(job)
-            for job in (
-                sources.file.keep_trying() if sources.file else None,
-                sources.index.follow() if sources.index else None,
-            )
-            if job is not None
-        ]
+        tasks = [asyncio.create_task(job) for job in sources.background()]
         try:
             yield
         finally:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import redis.asyncio as aioredis
@@ -20,7 +21,7 @@ from starlette.routing import Route
 import jwks_cache
 from service import defaults as packaged
 from service.accounts.core import Context, Deps
-from service.accounts.publisher_sync import read_specs, sync_publishers
+from service.accounts.publisher_sync import read_specs, sync_specs
 from service.accounts.secretbox import (
     SecretBox,
     SecretKeyError,
@@ -216,6 +217,16 @@ class TrustSources:
     index: TrustIndex | None = None
     file: FileApplied | None = None
 
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        """What the app's lifespan runs until shutdown: the file applied (retried until it
+        is) and the index following the change feed."""
+        jobs = []
+        if self.file is not None:
+            jobs.append(self.file.keep_trying())
+        if self.index is not None:
+            jobs.append(self.index.follow())
+        return jobs
+
     async def aclose(self) -> None:
         """Before the store closes: no poll, file sync or mint record still running."""
         for part in (self.file, self.index, self.recorder):
@@ -243,13 +254,13 @@ def trust_sources(
     if settings.publishers_file is not None:
         path = settings.publishers_file
         try:
-            read_specs(path, issuers)
+            wanted = read_specs(path, issuers)
         except TrustConfigError as exc:
             raise SettingsError(f"MINTGATE_PUBLISHERS_FILE: {exc}") from None
         deps = Deps(store=store, clock=clock)
 
         async def apply() -> None:
-            await sync_publishers(deps, Context(actor=FILE_ACTOR), issuers, path)
+            await sync_specs(deps, Context(actor=FILE_ACTOR), wanted)
 
         trust = file = FileApplied(index, apply)
         described += f", {path.name} applied"

@@ -31,11 +31,15 @@ class SyncReport:
     created_projects: list[str] = field(default_factory=list)
 
 
-def read_specs(path: Path, issuers: Issuers) -> dict[tuple[str, str], tuple[str, PublisherSpec]]:
+# (project, fingerprint) -> (name as written, spec): a file's publishers, read and checked.
+Specs = dict[tuple[str, str], tuple[str, PublisherSpec]]
+
+
+def read_specs(path: Path, issuers: Issuers) -> Specs:
     """(project, fingerprint) -> (name as written, spec); raises TrustConfigError."""
     load_trust(path, issuers)  # the loader's checks and messages (file, table, key) first
     document = tomllib.loads(path.read_text(encoding="utf-8"))
-    out: dict[tuple[str, str], tuple[str, PublisherSpec]] = {}
+    out: Specs = {}
     for name, project in document.get("project", {}).items():
         for index, table in enumerate(project.get("publisher", [])):
             try:
@@ -59,7 +63,14 @@ async def sync_publishers(
     A dry run does everything in its transaction, then rolls it back: the report is the
     diff the real run would make, computed by the same code.
     """
-    wanted = read_specs(path, issuers)
+    return await sync_specs(deps, ctx, read_specs(path, issuers), dry_run=dry_run)
+
+
+async def sync_specs(
+    deps: Deps, ctx: Context, wanted: Specs, *, dry_run: bool = False
+) -> SyncReport:
+    """sync_publishers for a file already read (read_specs): MINTGATE_PUBLISHERS_FILE is
+    checked once at start-up and that very content is applied."""
     report = SyncReport()
     with contextlib.suppress(_DryRun):
         await _sync(deps, ctx, wanted, report, dry_run=dry_run)
@@ -69,7 +80,7 @@ async def sync_publishers(
 async def _sync(
     deps: Deps,
     ctx: Context,
-    wanted: dict[tuple[str, str], tuple[str, PublisherSpec]],
+    wanted: Specs,
     report: SyncReport,
     *,
     dry_run: bool,

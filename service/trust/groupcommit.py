@@ -21,7 +21,7 @@ T = TypeVar("T")
 MAX_BATCH = 256
 # Batches written at once. One: a batch's cost is mostly this process's own CPU (SQLAlchemy
 # building and sending each statement, bench/trust_bench.py), so a second writer only split
-# the queue into smaller batches: 0.40 of the floor's throughput with four, 0.51 with one.
+# the queue into smaller batches: 0.40 of the floor's throughput with four, ~0.5 with one.
 WRITERS = 1
 
 
@@ -44,7 +44,6 @@ class GroupCommit(Generic[T]):
         # queued in between must start a new one, or wait for ever.
         self._active = 0
         self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0
 
     async def submit(self, item: T) -> None:
         """Return once `item` is committed; raise what writing it raised."""
@@ -71,7 +70,6 @@ class GroupCommit(Generic[T]):
         while self._queue:
             batch = self._queue[: self.max_batch]
             del self._queue[: self.max_batch]
-            self.batches += 1
             try:
                 await self.write([item for item, _ in batch])
             except self.isolate:

@@ -13,8 +13,8 @@ older than `bound` seconds, removals included. When the feed cannot be read
 is current or raises TrustUnavailable (503): never stale trust.
 
 Why hot keys and not every publisher: a publisher's answer is a few Python objects
-(about 2 KB, bench/trust_bench.py measures it), so a million would cost gigabytes
-in every worker, and most repositories publish rarely. A miss is one indexed
+(about 1 KB, bench/trust_bench.py measures it), so a million would cost about a
+gigabyte in every worker, and most repositories publish rarely. A miss is one indexed
 lookup, as every mint paid before.
 """
 
@@ -76,9 +76,7 @@ class TrustIndex:
         self._current_since: float | None = None  # start of the last poll that succeeded
         self._epoch = 0  # bumped by every poll that saw a change: loads overlapping it are dropped
         self._poll: asyncio.Task[None] | None = None
-        self.hits = 0
-        self.loads = 0
-        self.direct = 0
+        self.direct = 0  # answers the store gave because the feed was not known current
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -99,11 +97,9 @@ class TrustIndex:
         key = (issuer, lookup_key)
         found = self._answers.get(key)
         if found is not None:
-            self.hits += 1
             return found
         epoch = self._epoch
         found = tuple(await self.source.publishers_for(issuer, lookup_key))
-        self.loads += 1
         if epoch == self._epoch:
             # No poll saw a change while this load ran: it cannot be older than the poll
             # that made the index current.

@@ -38,7 +38,7 @@ from service.store.records_publishing import (
     TrustFeed,
 )
 from service.trust import Trusted, TrustUnavailable, project_state
-from service.trust.groupcommit import WRITERS, GroupCommit
+from service.trust.groupcommit import GroupCommit
 from service.trust.pending import INVALID_PENDING_PUBLISHER, PendingTrusted
 from service.trust.tables import rebuild
 
@@ -244,17 +244,11 @@ class SqlMintRecorder:
     to the exchange, which then answers 503 rather than mint without a trail.
     """
 
-    def __init__(
-        self,
-        store: Store,
-        clock: Callable[[], float] = time.time,
-        *,
-        writers: int = WRITERS,
-    ) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.clock = clock
         self.commits: GroupCommit[_MintRecord] = GroupCommit(
-            self._write, isolate=(IntegrityError, DataError), writers=writers
+            self._write, isolate=(IntegrityError, DataError)
         )
 
     async def minted(

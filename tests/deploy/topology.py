@@ -9,16 +9,14 @@ does not know how to map fails the test, so the deployment and its test cannot d
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from aptkit import ensure_installed
 from deployfiles import DEPLOY, compose
 
 NGINX = Path("/usr/sbin/nginx")
@@ -29,21 +27,7 @@ IMAGE_FILES = {"/opt/mintgate/healthcheck.py": DEPLOY / "healthcheck.py"}
 
 def ensure_nginx() -> Path:
     """Debian's nginx, after `apt-get install` when it is missing (root, as CI runs)."""
-    if NGINX.exists():
-        return NGINX
-    apt = shutil.which("apt-get")
-    if apt is None:
-        raise RuntimeError(f"{NGINX} is missing and there is no apt-get to install it")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for command in ([apt, "update"], [apt, "install", "-y", "--no-install-recommends", "nginx"]):
-        done = subprocess.run(  # noqa: S603 (fixed apt-get commands)
-            command, env=env, capture_output=True, text=True, timeout=APT_TIMEOUT, check=False
-        )
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}{done.stderr}")
-    if not NGINX.exists():
-        raise RuntimeError(f"apt-get installed nginx but {NGINX} is still missing")
-    return NGINX
+    return ensure_installed(NGINX, ("nginx",), timeout=APT_TIMEOUT)
 
 
 @dataclass(frozen=True)
