@@ -35,6 +35,8 @@ def create_app() -> Starlette:
         signing_key_files=(Path(env["BENCH_SIGNING_KEY"]),),
         redis_url=env["BENCH_REDIS_URL"],
         leeway=int(env["BENCH_LEEWAY"]),
+        # on (the default): mint records ride the replay claim; off: group commit to SQL.
+        mint_journal=env.get("BENCH_MINT_JOURNAL", "on") == "on",
         jwks_allow_loopback_http=True,
         # One loopback client, one publisher: limits that never refuse, so the load is
         # measured with the cost of counting it, not shed.

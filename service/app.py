@@ -45,6 +45,7 @@ from service.store.lazy import LazyStore
 from service.wiring import (
     check_tls,
     key_cache,
+    mint_journal,
     rate_limits,
     secret_box,
     secret_scanning,
@@ -96,6 +97,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         revocations = RedisRevocationStore(redis)
     else:
         revocations = MemoryRevocationStore(clock=seams.clock)
+    journal = mint_journal(settings, redis, sources, store, seams.clock)
     metrics = Metrics()
     revocations = CountedRevocations(revocations, metrics.store_unavailable)
     limiter, per_ip, per_publisher = rate_limits(settings, redis, metrics, seams.clock)
@@ -142,7 +144,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         observer=metrics,
         publisher_gate=per_publisher,
         pending=sources.pending,
-        recorder=sources.recorder,
+        recorder=None if journal is not None else sources.recorder,
+        journal=journal,
     )
 
     @contextlib.asynccontextmanager
@@ -153,13 +156,18 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
             sources.described,
             type(replay).__name__,
         )
-        tasks = [asyncio.create_task(job) for job in sources.background()]
+        jobs = sources.background()
+        if journal is not None:
+            jobs.append(journal.drain_forever())
+        tasks = [asyncio.create_task(job) for job in jobs]
         try:
             yield
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if journal is not None:
+                await journal.aclose()
             await sources.aclose()
             if seams.http_client is None:
                 await client.aclose()
@@ -207,6 +215,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     app.state.settings = settings
     app.state.exchange = exchange
     app.state.trust_index = sources.index  # None on the TOML source
+    app.state.mint_journal = journal  # None without Redis or on the TOML source
     app.state.public_jwks = keys.public_jwks()
     app.state.revocations = revocations
     app.state.oauth = Authority(

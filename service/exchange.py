@@ -4,6 +4,8 @@ The order is the security argument: cheap structural checks first, then the
 issuer allow-list (before any network request), then the signature, then the
 publisher policies, and the replay record last, so a token that fails any
 other gate does not burn its jti, and nothing is signed unless every gate held.
+With a mint journal (trust/journal.py) the replay record and the mint's record
+are one write, made with the token planned but not yet signed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Protocol
 
 import jwks_cache
 from service.issuers import Issuers
-from service.minting.tokens import Grant, Minted, Minter
+from service.minting.tokens import Grant, Minted, Minter, Planned
 from service.oidc.envelope import open_envelope
 from service.oidc.verify import verify_token
 from service.publishers.base import (
@@ -42,6 +44,7 @@ from service.trust import (
     TrustUnavailable,
 )
 from service.trust.pending import PendingTrust, adopt
+from service.trust.records import RecordUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,23 @@ class MintRecorder(Protocol):
     async def minted(
         self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
     ) -> None: ...
+
+
+class MintJournal(Protocol):
+    """The replay claim and the mint's record as one write (trust/journal.py), made
+    before the token is signed: True when this was the OIDC token's first use. Raises
+    ReplayUnavailable, or RecordUnavailable when the record cannot be kept."""
+
+    async def consume(
+        self,
+        issuer: str,
+        jti: str,
+        *,
+        until: int,
+        claims: Claims,
+        used: Sequence[Trusted],
+        minted: Planned,
+    ) -> bool: ...
 
 
 class PublisherGate(Protocol):
@@ -119,6 +139,7 @@ class Exchange:
         publisher_gate: PublisherGate | None = None,
         pending: PendingTrust | None = None,
         recorder: MintRecorder | None = None,
+        journal: MintJournal | None = None,
     ) -> None:
         self.issuers = issuers
         self.keys = keys
@@ -132,6 +153,8 @@ class Exchange:
         self.publisher_gate = publisher_gate
         self.pending = pending
         self.recorder = recorder
+        # With a journal, the replay store and the recorder are not asked: it does both.
+        self.journal = journal
 
     async def mint(self, token: str) -> Minted | Refusal:
         attempt = _Attempt()
@@ -187,14 +210,15 @@ class Exchange:
         if isinstance(grant, Refusal):
             return grant
         replayed = replay_id(token, claims)
-        try:
-            first_use = await self.replay.consume(
-                issuer.url, replayed, until=claims["exp"] + issuer.leeway
+        until = claims["exp"] + issuer.leeway
+        if self.journal is not None:
+            return await self._journaled(
+                self.journal, issuer.url, replayed, until, claims, used, grant, now
             )
+        try:
+            first_use = await self.replay.consume(issuer.url, replayed, until=until)
         except ReplayUnavailable as exc:
-            log.warning("replay store unavailable: %s", exc)
-            self.observer.store_unavailable("replay")
-            return Refusal(SERVICE_UNAVAILABLE, "replay protection is unavailable; try again")
+            return self._replay_unavailable(exc)
         if not first_use:
             return Refusal(INVALID_REUSE_TOKEN, "invalid token: already used")
         minted = self.minter.mint(grant, now=now)
@@ -207,6 +231,42 @@ class Exchange:
             return unrecorded
         return minted
 
+    async def _journaled(
+        self,
+        journal: MintJournal,
+        issuer: str,
+        replayed: str,
+        until: int,
+        claims: Claims,
+        used: Sequence[Trusted],
+        grant: Grant,
+        now: int,
+    ) -> Minted | Refusal:
+        planned = self.minter.plan(grant, now=now)
+        try:
+            first_use = await journal.consume(
+                issuer, replayed, until=until, claims=claims, used=used, minted=planned
+            )
+        except ReplayUnavailable as exc:
+            return self._replay_unavailable(exc)
+        except RecordUnavailable as exc:
+            return self._unrecorded(planned.jti, exc)
+        if not first_use:
+            return Refusal(INVALID_REUSE_TOKEN, "invalid token: already used")
+        return self.minter.sign(planned)
+
+    def _replay_unavailable(self, exc: ReplayUnavailable) -> Refusal:
+        log.warning("replay store unavailable: %s", exc)
+        self.observer.store_unavailable("replay")
+        return Refusal(SERVICE_UNAVAILABLE, "replay protection is unavailable; try again")
+
+    def _unrecorded(self, jti: str, exc: Exception) -> Refusal:
+        # A store's exception text may quote the statement and its values: the type only.
+        why = str(exc) if isinstance(exc, RecordUnavailable) else type(exc).__name__
+        log.warning("could not record mint %s: %s", jti, why)
+        self.observer.store_unavailable("audit")
+        return Refusal(SERVICE_UNAVAILABLE, "the audit trail is unavailable; try again")
+
     async def _record(
         self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
     ) -> Refusal | None:
@@ -215,9 +275,7 @@ class Exchange:
         try:
             await self.recorder.minted(issuer, claims, used, minted)
         except Exception as exc:  # the signed token is dropped, never answered
-            log.warning("could not record mint %s: %s", minted.jti, type(exc).__name__)
-            self.observer.store_unavailable("audit")
-            return Refusal(SERVICE_UNAVAILABLE, "the audit trail is unavailable; try again")
+            return self._unrecorded(minted.jti, exc)
         return None
 
     async def _grant(

@@ -138,6 +138,9 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     trusted_proxies: tuple[Network, ...] = ()
     rate_limit_shared: bool = False
+    # With Redis and the database source: each mint's record rides the replay claim
+    # (trust/journal.py) instead of its own SQL transaction before the answer.
+    mint_journal: bool = True
     rate_limit_mint_ip: Rate | None = MINT_RATE_PER_IP
     rate_limit_mint_publisher: Rate | None = MINT_RATE_PER_PUBLISHER
     rate_limit_login_ip: Rate | None = LOGIN_RATE_PER_IP
@@ -208,6 +211,7 @@ class Settings:
             metrics_token=r.get("METRICS_TOKEN", parse_metrics_token, None),
             trusted_proxies=r.get("TRUSTED_PROXIES", parse_networks, ()),
             rate_limit_shared=r.get("RATE_LIMIT_SHARED", parse.on_off, False),
+            mint_journal=r.get("MINT_JOURNAL", parse.on_off, True),
             rate_limit_mint_ip=r.get("RATE_LIMIT_MINT_IP", parse_rate, defaults.rate_limit_mint_ip),
             rate_limit_mint_publisher=r.get(
                 "RATE_LIMIT_MINT_PUBLISHER", parse_rate, defaults.rate_limit_mint_publisher

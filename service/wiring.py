@@ -57,8 +57,10 @@ from service.settings import Settings, SettingsError
 from service.store import Store, StoreError
 from service.trust import TrustStore
 from service.trust.index import TrustIndex
+from service.trust.journal import RedisMintJournal, journal_key
 from service.trust.pending import PendingTrust
-from service.trust.sql import SqlMintRecorder, SqlPendingTrust, SqlTrustFeed, SqlTrustStore
+from service.trust.records import SqlMintRecorder
+from service.trust.sql import SqlPendingTrust, SqlTrustFeed, SqlTrustStore
 from service.trust.startup import FileApplied
 from service.trust.toml import TrustConfigError, load_trust
 
@@ -232,6 +234,21 @@ class TrustSources:
         for part in (self.file, self.index, self.recorder):
             if isinstance(part, FileApplied | TrustIndex | SqlMintRecorder):
                 await part.aclose()
+
+
+def mint_journal(
+    settings: Settings,
+    redis: aioredis.Redis | None,
+    sources: TrustSources,
+    store: Store,
+    clock: Callable[[], float],
+) -> RedisMintJournal | None:
+    """With Redis and the database source, each mint's record rides its replay claim
+    (trust/journal.py): no SQL round trip before the answer. Without Redis, or with
+    MINTGATE_MINT_JOURNAL=off, the recorder commits each batch before answering."""
+    if redis is None or sources.recorder is None or not settings.mint_journal:
+        return None
+    return RedisMintJournal(redis, store, key=journal_key(settings.database_url), clock=clock)
 
 
 def trust_sources(

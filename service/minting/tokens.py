@@ -40,6 +40,17 @@ class Minted:
 
 
 @dataclass(frozen=True, slots=True)
+class Planned:
+    """A token's claims before signing (Minter.plan)."""
+
+    claims: Mapping[str, Any]
+    expires: int
+    jti: str
+    projects: tuple[str, ...]
+    issued: int
+
+
+@dataclass(frozen=True, slots=True)
 class Grant:
     """What a mint is for: who, which projects, and what the run was."""
 
@@ -61,6 +72,11 @@ class Minter:
         self.ttl = ttl
 
     def mint(self, grant: Grant, *, now: int) -> Minted:
+        return self.sign(self.plan(grant, now=now))
+
+    def plan(self, grant: Grant, *, now: int) -> Planned:
+        """Everything the token will say, unsigned: the mint journal records a token
+        before it is signed (trust/journal.py), and nothing is signed unrecorded."""
         jti = secrets.token_urlsafe(18)
         projects = tuple(sorted(set(grant.projects)))
         claims: dict[str, Any] = {
@@ -79,12 +95,15 @@ class Minter:
         stage_only = sorted(set(grant.stage_only) & set(projects))
         if stage_only:
             claims[STAGE_ONLY] = stage_only
+        return Planned(claims, expires=now + self.ttl, jti=jti, projects=projects, issued=now)
+
+    def sign(self, planned: Planned) -> Minted:
         return Minted(
-            token=sign(self.keys, claims),
-            expires=now + self.ttl,
-            jti=jti,
-            projects=projects,
-            issued=now,
+            token=sign(self.keys, planned.claims),
+            expires=planned.expires,
+            jti=planned.jti,
+            projects=planned.projects,
+            issued=planned.issued,
         )
 
 

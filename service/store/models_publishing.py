@@ -135,4 +135,5 @@ class MintedToken(Base):
         Index("ix_minted_tokens_publisher_id_expires_at", "publisher_id", "expires_at"),
         Index("ix_minted_tokens_repository_expires_at", "repository", "expires_at"),
         Index("ix_minted_tokens_expires_at", "expires_at"),
+        Index("ix_minted_tokens_jti", "jti"),
     )

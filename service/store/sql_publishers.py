@@ -213,6 +213,14 @@ class PublisherSql(Steps):
                 ],
             )
 
+    async def minted_jtis(self, jtis: Sequence[str]) -> set[str]:
+        if not jtis:
+            return set()
+        rows = await self.session.scalars(
+            select(MintedToken.jti).where(MintedToken.jti.in_(set(jtis))).distinct()
+        )
+        return set(rows)
+
     async def minted_tokens(
         self,
         *,

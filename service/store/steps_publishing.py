@@ -66,6 +66,9 @@ class PublisherSteps(Protocol):
 
     async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None: ...
 
+    async def minted_jtis(self, jtis: Sequence[str]) -> set[str]:
+        """Those of `jtis` that minted_tokens holds."""
+
     async def minted_tokens(
         self,
         *,

@@ -4,7 +4,7 @@ Each caller waits until the transaction holding its record has committed, so
 nothing is answered before it is durable; but sixteen mints in flight pay for one
 commit, not sixteen. While one batch is being written the next one gathers.
 
-A batch that fails with one of the `isolate` exceptions (a constraint one record
+A batch that fails with an exception `isolate` accepts (a constraint one record
 breaks) is written again one record at a time, so a bad record fails only its own
 caller. Any other failure (the store is down) goes to every caller of the batch at
 once, without a retry per record, and each decides (the exchange answers 503).
@@ -30,7 +30,7 @@ class GroupCommit(Generic[T]):
         self,
         write: Callable[[Sequence[T]], Awaitable[None]],
         *,
-        isolate: tuple[type[Exception], ...] = (),
+        isolate: Callable[[Exception], bool] = lambda exc: False,
         max_batch: int = MAX_BATCH,
         writers: int = WRITERS,
     ) -> None:
@@ -72,10 +72,10 @@ class GroupCommit(Generic[T]):
             del self._queue[: self.max_batch]
             try:
                 await self.write([item for item, _ in batch])
-            except self.isolate:
-                await self._one_by_one(batch)
-                continue
             except Exception as exc:
+                if self.isolate(exc):
+                    await self._one_by_one(batch)
+                    continue
                 for _, done in batch:
                     _settle(done, exc)
                 continue

@@ -4,8 +4,7 @@ SqlTrustStore answers the exchange's one question, by (issuer, lookup key) in
 SQL, and rebuilds each row with its provider's `from_table`: the claim checks
 are the TOML path's, unchanged; trust/index.py keeps its answers in memory and
 SqlTrustFeed tells it what changed. SqlPendingTrust turns a matching pending
-publisher into a project. SqlMintRecorder writes each mint's last use and
-audit events after signing, before the token is answered.
+publisher into a project. What a mint records is in trust/records.py.
 """
 
 from __future__ import annotations
@@ -14,17 +13,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from service.issuers import Issuers
-from service.minting.tokens import Minted
 from service.publishers.base import (
     INVALID_PUBLISHER,
-    Claims,
     ConfigError,
     Publisher,
     Refusal,
@@ -32,37 +28,16 @@ from service.publishers.base import (
 )
 from service.store.base import AuditEvent, NameTaken, Store, StoreError, Transaction
 from service.store.records_publishing import (
-    MintedTokenRecord,
     PendingPublisherRecord,
     PublisherSpec,
     TrustFeed,
 )
 from service.trust import Trusted, TrustUnavailable, project_state
-from service.trust.groupcommit import GroupCommit
 from service.trust.pending import INVALID_PENDING_PUBLISHER, PendingTrusted
+from service.trust.records import ACTOR_LENGTH
 from service.trust.tables import rebuild
 
 log = logging.getLogger(__name__)
-
-# Where each provider puts the run that asked (the first present wins).
-RUN_ID_CLAIMS: Final = (
-    "run_id",  # GitHub
-    "pipeline_id",  # GitLab
-    "build_id",  # Buildkite
-    "oidc.circleci.com/pipeline-id",
-    "wf_id",  # Semaphore
-)
-ACTOR_LENGTH = 100
-# A publisher's last use is written at most this often; its every use is in the audit trail.
-LAST_USED_EVERY = timedelta(seconds=10)
-
-
-def run_id(claims: Claims) -> str | None:
-    for name in RUN_ID_CLAIMS:
-        value = claims.get(name)
-        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
-            return str(value)[:255]
-    return None
 
 
 @contextmanager
@@ -224,95 +199,6 @@ class SqlPendingTrust:
         await _audit(tx, record, at, "role:added", subject=record.created_by_user_id, role="owner")
         await _audit(tx, record, at, "pending-publisher:reified", publisher_id=publisher.id)
         return Trusted(pending.project, pending.publisher, ref=publisher.id)
-
-
-@dataclass(frozen=True, slots=True)
-class _MintRecord:
-    at: datetime
-    run: str | None
-    publisher_ids: tuple[int, ...]
-    tokens: tuple[MintedTokenRecord, ...]
-    events: tuple[AuditEvent, ...]
-
-
-class SqlMintRecorder:
-    """Each mint's record, durable before its token is answered: every used publisher's
-
-    last use, one `mint` audit event per project, and the token in `minted_tokens` (jti,
-    publisher, repository, issued, expiry) so an incident can revoke what a publisher
-    minted. Concurrent mints share one transaction (group commit); an outage raises
-    to the exchange, which then answers 503 rather than mint without a trail.
-    """
-
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
-        self.clock = clock
-        self.commits: GroupCommit[_MintRecord] = GroupCommit(
-            self._write, isolate=(IntegrityError, DataError)
-        )
-
-    async def minted(
-        self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
-    ) -> None:
-        at, run = _at(self.clock()), run_id(claims)
-        issued = _at(minted.issued) if minted.issued else at
-        record = _MintRecord(
-            at=at,
-            run=run,
-            publisher_ids=tuple(t.ref for t in used if t.ref is not None),
-            tokens=tuple(
-                MintedTokenRecord(
-                    jti=minted.jti,
-                    publisher_id=t.ref,
-                    project=t.project,
-                    issuer=issuer,
-                    repository=t.publisher.lookup_key[:255],
-                    issued_at=issued,
-                    expires_at=_at(minted.expires),
-                )
-                for t in used
-            ),
-            events=tuple(_mint_event(issuer, t, minted, at, run) for t in used),
-        )
-        await self.commits.submit(record)
-
-    async def aclose(self) -> None:
-        await self.commits.aclose()
-
-    async def _write(self, batch: Sequence[_MintRecord]) -> None:
-        # One UPDATE per distinct (time, run) rather than per mint: the latest use of
-        # each publisher in the batch is what last_used_at keeps anyway.
-        latest: dict[int, tuple[datetime, str | None]] = {}
-        for record in batch:
-            for ref in record.publisher_ids:
-                latest[ref] = (record.at, record.run)
-        uses: dict[tuple[datetime, str | None], list[int]] = {}
-        for ref, use in latest.items():
-            uses.setdefault(use, []).append(ref)
-        async with self.store.transaction() as tx:
-            for (at, run), refs in uses.items():
-                await tx.mark_publisher_used(refs, at, run, unless_since=at - LAST_USED_EVERY)
-            await tx.record_minted([t for record in batch for t in record.tokens])
-            await tx.record_all([e for record in batch for e in record.events])
-
-
-def _mint_event(
-    issuer: str, trusted: Trusted, minted: Minted, at: datetime, run: str | None
-) -> AuditEvent:
-    return AuditEvent(
-        event="mint",
-        actor=f"publisher:{trusted.publisher.identity}"[:ACTOR_LENGTH],
-        occurred_at=at,
-        subject_project=trusted.project,
-        details={
-            "issuer": issuer,
-            "publisher_id": trusted.ref,
-            "publisher": trusted.publisher.identity,
-            "projects": list(minted.projects),
-            "jti": minted.jti,
-            "run_id": run,
-        },
-    )
 
 
 class SqlTrustFeed:

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+import redis.asyncio as aioredis
 from accounts.accounts_helpers import ctx_for, new_user
 from fakeissuer import Clock
 
 from service.accounts.accounts import Accounts, Context
 from service.accounts.projects import create_project
 from service.app import Overrides, create_app
+from service.issuers import Issuers
 from service.settings import Settings
 from service.store import SqlStore, UserRecord
+from service.trust.tables import publisher_spec
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 MINUTE = 60
+# When `trust` writes its rows.
+TRUSTED_AT = datetime(2027, 1, 15, tzinfo=UTC)
 
 # The TOML-equivalent table, as an owner would send it through the API.
 GITHUB_TABLE: dict[str, Any] = {
@@ -61,13 +67,29 @@ def settings(**changes: Any) -> Settings:
 
 
 @asynccontextmanager
-async def app_over(store: SqlStore, clock: Clock) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app reading publishers from `store` (either database)."""
-    app = create_app(settings(), Overrides(store=store, clock=clock))
+async def app_over(
+    store: SqlStore, clock: Clock, redis: aioredis.Redis | None = None, **changes: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app reading publishers from `store` (either database); with `redis`, its
+    replay claims and mint journal there."""
+    app = create_app(settings(**changes), Overrides(store=store, clock=clock, redis=redis))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield client
+
+
+async def trust(store: SqlStore, issuers: Issuers, project: str, **changes: Any) -> int:
+    """A project trusting one publisher, written straight to the store."""
+    _, spec = publisher_spec(table(**changes), issuers)
+    async with store.transaction() as tx:
+        found = await tx.project_by_name(project)
+        if found is None:
+            found = await tx.add_project(project, project, TRUSTED_AT)
+        added = await tx.add_publisher(
+            found.id, spec, source="api", created_by=None, now=TRUSTED_AT
+        )
+    return added.id
 
 
 async def caught_up(client: httpx.AsyncClient) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from fakeissuer import Clock, FakeIssuer, github_claims
-from publishingkit import app_over, codes, mint, table
+from publishingkit import TRUSTED_AT, app_over, codes, mint, table, trust
 
 from service.issuers import Issuers
 from service.store import SqlStore, open_store
@@ -16,23 +16,6 @@ from service.trust.sql import SqlTrustStore
 from service.trust.tables import publisher_spec
 
 pytestmark = pytest.mark.anyio
-
-
-async def trust(store: SqlStore, issuers: Issuers, project: str, **changes: Any) -> int:
-    """A project trusting one publisher, written straight to the store."""
-    _, spec = publisher_spec(table(**changes), issuers)
-    async with store.transaction() as tx:
-        found = await tx.project_by_name(project)
-        if found is None:
-            found = await tx.add_project(project, project, _now())
-        added = await tx.add_publisher(found.id, spec, source="api", created_by=None, now=_now())
-    return added.id
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime(2027, 1, 15, tzinfo=UTC)
 
 
 async def test_a_real_mint_uses_the_database_publisher_and_records_its_use(
@@ -155,7 +138,7 @@ async def test_a_row_configuration_no_longer_accepts_is_skipped(
         from dataclasses import replace
 
         await tx.add_publisher(
-            project.id, replace(spec, config=broken), source="api", created_by=None, now=_now()
+            project.id, replace(spec, config=broken), source="api", created_by=None, now=TRUSTED_AT
         )
     found = await SqlTrustStore(store, issuers).publishers_for(
         "https://token.actions.githubusercontent.com", "octo-org/sampleproject"

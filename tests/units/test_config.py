@@ -26,6 +26,7 @@ CONFIG = Path(__file__).parent.parent.parent / "config"
         ({"MINTGATE_URL": "https://x/"}, "MINTGATE_URL"),
         ({"MINTGATE_REDIS_URL": "127.0.0.1:6379"}, "MINTGATE_REDIS_URL"),
         ({"MINTGATE_TRUSTED_PUBLISHING": "maybe"}, "MINTGATE_TRUSTED_PUBLISHING"),
+        ({"MINTGATE_MINT_JOURNAL": "sometimes"}, "MINTGATE_MINT_JOURNAL"),
         ({"MINTGATE_PUBLISHERS_FILE": "/nonexistent.toml"}, "MINTGATE_PUBLISHERS_FILE"),
         ({"MINTGATE_SIGNING_KEY_FILES": ","}, "MINTGATE_SIGNING_KEY_FILES"),
         (
@@ -54,6 +55,8 @@ def test_defaults_and_overrides() -> None:
     assert settings.port == 9000
     assert settings.token_ttl == 900
     assert settings.redis_url is None
+    assert settings.mint_journal is True
+    assert Settings.from_env({"MINTGATE_MINT_JOURNAL": "off"}).mint_journal is False
 
 
 def test_shipped_config_loads() -> None:

@@ -38,7 +38,7 @@ class Writer:
 
 async def test_callers_arriving_while_every_writer_is_busy_share_the_next_write() -> None:
     writer = Writer()
-    commits = GroupCommit(writer, isolate=(Rejected,), writers=1)
+    commits = GroupCommit(writer, isolate=lambda exc: isinstance(exc, Rejected), writers=1)
     writer.gate.clear()
     first = asyncio.create_task(commits.submit(0))
     await writer.entered.wait()
@@ -64,7 +64,7 @@ async def test_no_caller_returns_before_its_record_is_written() -> None:
 
 async def test_one_bad_record_fails_only_its_own_caller() -> None:
     writer = Writer()
-    commits = GroupCommit(writer, isolate=(Rejected,), writers=1)
+    commits = GroupCommit(writer, isolate=lambda exc: isinstance(exc, Rejected), writers=1)
     writer.gate.clear()
     blocker = asyncio.create_task(commits.submit(0))
     await writer.entered.wait()
@@ -79,7 +79,7 @@ async def test_one_bad_record_fails_only_its_own_caller() -> None:
 async def test_an_outage_fails_the_whole_batch_without_a_retry_per_record() -> None:
     writer = Writer()
     writer.down = True
-    commits = GroupCommit(writer, isolate=(Rejected,))
+    commits = GroupCommit(writer, isolate=lambda exc: isinstance(exc, Rejected))
     calls = 0
     inner = writer.__call__
 

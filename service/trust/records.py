@@ -1,0 +1,251 @@
+"""What one mint leaves behind, and the SQL that writes a batch of them.
+
+Every mint on the database source leaves: each used publisher's last use, one
+`mint` audit event per project, and one `minted_tokens` row per project (jti,
+publisher, repository, issued, expiry) so an incident can revoke what a publisher
+minted. A `MintEntry` is that record as plain data, so it can wait in the mint
+journal (trust/journal.py) as JSON as well as in memory; `write_entries` turns a
+batch into three statements in one transaction.
+
+Two ways to get it durable before the token is answered:
+- `SqlMintRecorder` (no Redis): the callers of concurrent mints share one
+  transaction (group commit) and each returns once it has committed;
+- the mint journal (Redis): the entry is written with the replay claim, in the
+  same round trip, and moved into SQL by a drainer.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+
+from service.minting.tokens import Minted, Planned
+from service.publishers.base import Claims
+from service.store.base import AuditEvent, Store
+from service.store.records_publishing import MintedTokenRecord
+from service.trust import Trusted
+from service.trust.groupcommit import GroupCommit
+
+# Where each provider puts the run that asked (the first present wins).
+RUN_ID_CLAIMS: Final = (
+    "run_id",  # GitHub
+    "pipeline_id",  # GitLab
+    "build_id",  # Buildkite
+    "oidc.circleci.com/pipeline-id",
+    "wf_id",  # Semaphore
+)
+ACTOR_LENGTH = 100
+COLUMN_LENGTH = 255
+# A publisher's last use is written at most this often; its every use is in the audit trail.
+LAST_USED_EVERY = timedelta(seconds=10)
+
+
+class RecordUnavailable(Exception):
+    """A mint's record cannot be kept now: mint nothing (the exchange answers 503)."""
+
+
+def refused_by_sql(exc: Exception) -> bool:
+    """SQL refused what a record holds (a value too long, a constraint): not an outage,
+    so the other records of its batch can still be written.
+
+    asyncpg's executemany reports a data error as a plain DBAPIError, so the SQLSTATE
+    class decides: 22 data exception, 23 integrity constraint violation.
+    """
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)
+    return isinstance(state, str) and state[:2] in ("22", "23")
+
+
+def run_id(claims: Claims) -> str | None:
+    for name in RUN_ID_CLAIMS:
+        value = claims.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)[:COLUMN_LENGTH]
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Use:
+    """One matched publisher of a mint: the project it trusted the run for."""
+
+    ref: int | None
+    project: str
+    identity: str
+    repository: str  # the lookup key, as minted_tokens keeps it
+
+
+@dataclass(frozen=True, slots=True)
+class MintEntry:
+    at: float
+    issuer: str
+    run: str | None
+    jti: str
+    issued: int
+    expires: int
+    projects: tuple[str, ...]
+    uses: tuple[Use, ...]
+
+    def to_json(self) -> bytes:
+        return json.dumps(
+            [
+                self.at,
+                self.issuer,
+                self.run,
+                self.jti,
+                self.issued,
+                self.expires,
+                self.projects,
+                [[u.ref, u.project, u.identity, u.repository] for u in self.uses],
+            ],
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> MintEntry:
+        """Raises ValueError (json.JSONDecodeError included) or TypeError on a bad entry."""
+        at, issuer, run, jti, issued, expires, projects, uses = json.loads(raw)
+        entry = cls(
+            at=float(at),
+            issuer=_text(issuer),
+            run=None if run is None else _text(run),
+            jti=_text(jti),
+            issued=int(issued),
+            expires=int(expires),
+            projects=tuple(_text(p) for p in projects),
+            uses=tuple(
+                Use(None if ref is None else int(ref), _text(p), _text(i), _text(r))
+                for ref, p, i, r in uses
+            ),
+        )
+        if not entry.uses:
+            raise ValueError("a mint entry names no publisher")
+        return entry
+
+
+def mint_entry(
+    issuer: str, claims: Claims, used: Sequence[Trusted], minted: Planned | Minted, at: float
+) -> MintEntry:
+    return MintEntry(
+        at=at,
+        issuer=issuer,
+        run=run_id(claims),
+        jti=minted.jti,
+        issued=minted.issued or int(at),
+        expires=minted.expires,
+        projects=minted.projects,
+        uses=tuple(
+            Use(
+                t.ref,
+                t.project,
+                t.publisher.identity,
+                t.publisher.lookup_key[:COLUMN_LENGTH],
+            )
+            for t in used
+        ),
+    )
+
+
+async def write_entries(store: Store, entries: Sequence[MintEntry], *, again: bool = False) -> None:
+    """One transaction for the batch. `again`: the batch may have been written before
+    (the journal delivers at least once), so entries whose jti is already in
+    minted_tokens are skipped: written once, never twice, never lost."""
+    async with store.transaction() as tx:
+        if again:
+            done = await tx.minted_jtis([e.jti for e in entries])
+            entries = [e for e in entries if e.jti not in done]
+        # One UPDATE per distinct (time, run) rather than per mint: the latest use of each
+        # publisher in the batch is what last_used_at keeps anyway.
+        latest: dict[int, tuple[datetime, str | None]] = {}
+        for entry in entries:
+            for use in entry.uses:
+                if use.ref is not None:
+                    latest[use.ref] = (_at(entry.at), entry.run)
+        by_use: dict[tuple[datetime, str | None], list[int]] = {}
+        for ref, last in latest.items():
+            by_use.setdefault(last, []).append(ref)
+        for (at, run), refs in by_use.items():
+            await tx.mark_publisher_used(refs, at, run, unless_since=at - LAST_USED_EVERY)
+        await tx.record_minted([token for e in entries for token in _tokens(e)])
+        await tx.record_all([event for e in entries for event in _events(e)])
+
+
+class SqlMintRecorder:
+    """Each mint's record committed before its token is answered (group commit); an
+    outage raises to the exchange, which then answers 503 rather than mint without a
+    trail."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self.commits: GroupCommit[MintEntry] = GroupCommit(self._write, isolate=refused_by_sql)
+
+    async def minted(
+        self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
+    ) -> None:
+        await self.commits.submit(mint_entry(issuer, claims, used, minted, self.clock()))
+
+    async def aclose(self) -> None:
+        await self.commits.aclose()
+
+    async def _write(self, batch: Sequence[MintEntry]) -> None:
+        await write_entries(self.store, batch)
+
+
+def _tokens(entry: MintEntry) -> list[MintedTokenRecord]:
+    issued, expires = _at(entry.issued), _at(entry.expires)
+    return [
+        MintedTokenRecord(
+            jti=entry.jti,
+            publisher_id=use.ref,
+            project=use.project,
+            issuer=entry.issuer,
+            repository=use.repository,
+            issued_at=issued,
+            expires_at=expires,
+        )
+        for use in entry.uses
+    ]
+
+
+def _events(entry: MintEntry) -> list[AuditEvent]:
+    at = _at(entry.at)
+    return [
+        AuditEvent(
+            event="mint",
+            actor=f"publisher:{use.identity}"[:ACTOR_LENGTH],
+            occurred_at=at,
+            subject_project=use.project,
+            details=_details(entry, use),
+        )
+        for use in entry.uses
+    ]
+
+
+def _details(entry: MintEntry, use: Use) -> Mapping[str, Any]:
+    return {
+        "issuer": entry.issuer,
+        "publisher_id": use.ref,
+        "publisher": use.identity,
+        "projects": list(entry.projects),
+        "jti": entry.jti,
+        "run_id": entry.run,
+    }
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, got {type(value).__name__}")
+    return value

@@ -1,0 +1,477 @@
+"""The mint journal: the replay claim and the mint's record in one Redis write, moved
+into SQL by drainers (service/trust/journal.py).
+
+What an attacker or a fault could try: replay a token (one record, no second
+token), crash a drainer between commit and acknowledgement (written once), crash
+it before commit (adopted, not lost), write junk into the stream (kept aside, the
+rest written), take SQL down (records wait, then the backlog refuses mints), take
+Redis down (503, nothing signed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import redis.asyncio as aioredis
+from fakeissuer import NOW as FAKE_NOW
+from fakeissuer import Clock, FakeIssuer, github_claims
+from publishingkit import app_over, codes, mint, trust
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+
+from service.issuers import Issuers
+from service.minting.tokens import Planned
+from service.replay import ReplayUnavailable, replay_key
+from service.store import SqlStore
+from service.trust import Trusted
+from service.trust.journal import GROUP, RedisMintJournal, journal_key
+from service.trust.records import (
+    MintEntry,
+    RecordUnavailable,
+    Use,
+    refused_by_sql,
+    write_entries,
+)
+from service.trust.sql import SqlTrustStore
+
+pytestmark = pytest.mark.anyio
+
+ISSUER = "https://token.actions.githubusercontent.com"
+REPOSITORY = "octo-org/sampleproject"
+NOW = FAKE_NOW
+
+
+@pytest.fixture
+def key() -> str:
+    return f"mintgate:mint-journal:test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+async def journals(
+    redis: aioredis.Redis, store: SqlStore, key: str
+) -> AsyncIterator[Callable[..., RedisMintJournal]]:
+    def make(**options: Any) -> RedisMintJournal:
+        return RedisMintJournal(redis, store, key=key, clock=lambda: NOW, **options)
+
+    yield make
+    await redis.delete(key, f"{key}:rejected")
+
+
+async def used(store: SqlStore, issuers: Issuers) -> list[Trusted]:
+    await trust(store, issuers, "sampleproject")
+    return list(await SqlTrustStore(store, issuers).publishers_for(ISSUER, REPOSITORY))
+
+
+def planned(jti: str) -> Planned:
+    return Planned({}, expires=NOW + 900, jti=jti, projects=("sampleproject",), issued=NOW)
+
+
+async def record(
+    journal: RedisMintJournal, trusted: list[Trusted], jti: str, *, oidc_jti: str | None = None
+) -> bool:
+    return await journal.consume(
+        ISSUER,
+        oidc_of(journal, oidc_jti or f"oidc-{jti}"),
+        until=NOW + 600,
+        claims={"run_id": "77"},
+        used=trusted,
+        minted=planned(jti),
+    )
+
+
+def oidc_of(journal: RedisMintJournal, jti: str) -> str:
+    # Unique per test: replay claims outlive the test in the shared Redis database.
+    return f"{journal.key}/{jti}"
+
+
+async def written(store: SqlStore) -> tuple[list[str], list[str]]:
+    """The jtis of the mint audit events and of the minted_tokens rows, in order."""
+    async with store.transaction() as tx:
+        events = await tx.audit_events(project="sampleproject")
+        tokens = await tx.minted_tokens(
+            publisher_id=None,
+            repository=REPOSITORY,
+            unexpired_at=datetime.fromtimestamp(NOW, UTC),
+            since=None,
+            until=None,
+        )
+    return (
+        sorted(e.details["jti"] for e in events if e.event == "mint"),
+        sorted(t.jti for t in tokens),
+    )
+
+
+async def waiting(redis: aioredis.Redis, key: str) -> tuple[int, int]:
+    """Entries in the stream, and of them taken but not acknowledged."""
+    pending = await redis.xpending(key, GROUP) if await redis.exists(key) else {"pending": 0}
+    return await redis.xlen(key), pending["pending"]
+
+
+async def test_the_claim_and_the_record_are_one_write(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+    key: str,
+) -> None:
+    journal, trusted = journals(), await used(store, issuers)
+
+    assert await record(journal, trusted, "a", oidc_jti="job-1") is True
+    # The same OIDC token again: refused, and no second record.
+    assert await record(journal, trusted, "b", oidc_jti="job-1") is False
+
+    assert await redis.xlen(key) == 1
+    assert await redis.expiretime(replay_key(ISSUER, oidc_of(journal, "job-1"))) == NOW + 600
+    assert await journal.drain() == 1
+    assert await written(store) == (["a"], ["a"])
+
+
+async def test_drained_records_reach_sql_and_leave_redis(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+    key: str,
+) -> None:
+    journal, trusted = journals(), await used(store, issuers)
+    for jti in ("a", "b", "c"):
+        assert await record(journal, trusted, jti)
+
+    assert await journal.drain() == 3
+
+    assert await written(store) == (["a", "b", "c"], ["a", "b", "c"])
+    assert await waiting(redis, key) == (0, 0)
+    async with store.transaction() as tx:
+        project = await tx.project_by_name("sampleproject")
+        assert project is not None
+        (publisher,) = await tx.publishers_of(project.id)
+    assert publisher.last_used_at == datetime.fromtimestamp(NOW, UTC)
+    assert publisher.last_run_id == "77"
+
+
+async def test_a_batch_committed_but_never_acknowledged_is_written_once(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+    key: str,
+) -> None:
+    journal, trusted = journals(), await used(store, issuers)
+    assert await record(journal, trusted, "a")
+    assert await record(journal, trusted, "b")
+    # A drainer takes the batch, commits it, and dies before XACK.
+    await journal.adopt()  # makes the group; nothing is old enough to adopt yet
+    ((_, taken),) = await redis.xreadgroup(GROUP, "dead", {key: ">"}, count=10)
+    await write_entries(store, [MintEntry.from_json(fields[b"e"]) for _, fields in taken])
+
+    survivor = journals(idle_ms=0)
+    assert await survivor.adopt() == 2
+
+    assert await written(store) == (["a", "b"], ["a", "b"])
+    assert await waiting(redis, key) == (0, 0)
+
+
+async def test_entries_a_drainer_took_and_never_wrote_are_adopted(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+    key: str,
+) -> None:
+    journal, trusted = journals(), await used(store, issuers)
+    assert await record(journal, trusted, "a")
+    await journal.adopt()
+    await redis.xreadgroup(GROUP, "dead", {key: ">"}, count=10)
+
+    # Not yet idle for long enough: a slow drainer is not robbed.
+    assert await journals().adopt() == 0
+    assert await written(store) == ([], [])
+    assert await journals(idle_ms=0).adopt() == 1
+    assert await written(store) == (["a"], ["a"])
+
+
+async def test_a_full_backlog_refuses_the_claim_and_burns_no_jti(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+) -> None:
+    journal, trusted = journals(max_backlog=1), await used(store, issuers)
+    assert await record(journal, trusted, "a")
+
+    with pytest.raises(RecordUnavailable):
+        await record(journal, trusted, "b", oidc_jti="job-2")
+
+    # The job's retry is not "already used": its jti was never claimed.
+    assert not await redis.exists(replay_key(ISSUER, oidc_of(journal, "job-2")))
+    await journal.drain()
+    assert await record(journal, trusted, "b", oidc_jti="job-2")
+
+
+async def test_redis_down_is_replay_unavailable(store: SqlStore, issuers: Issuers) -> None:
+    down = aioredis.Redis(host="127.0.0.1", port=1)  # nothing listens on port 1
+    journal = RedisMintJournal(down, store, key="mintgate:mint-journal:none")
+    try:
+        with pytest.raises(ReplayUnavailable):
+            await record(journal, await used(store, issuers), "a")
+    finally:
+        await down.aclose()
+
+
+class DownStore:
+    """A store whose database does not answer."""
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        raise OperationalError("BEGIN", {}, ConnectionRefusedError("database down"))
+        yield
+
+
+async def test_records_wait_in_redis_while_sql_is_down(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+    key: str,
+) -> None:
+    journal, trusted = journals(), await used(store, issuers)
+    assert await record(journal, trusted, "a")
+    journal.store = DownStore()  # type: ignore[assignment]
+
+    with pytest.raises(OperationalError):
+        await journal.drain()
+    await journal.aclose()  # logs, and leaves the entry for a later pass
+
+    assert await waiting(redis, key) == (1, 1)
+    journal.store = store
+    # Its own unacknowledged entry first, then anything new.
+    assert await journal.drain() == 1
+    assert await written(store) == (["a"], ["a"])
+    assert await waiting(redis, key) == (0, 0)
+
+
+async def test_an_entry_that_does_not_parse_is_kept_aside_not_dropped(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+    key: str,
+) -> None:
+    journal, trusted = journals(), await used(store, issuers)
+    await journal.adopt()
+    # Someone with write access to Redis plants entries.
+    await redis.xadd(key, {b"e": b"not json"})
+    await redis.xadd(key, {b"e": b'[1, "x", null, "j", 1, 2, [], []]'})  # names no publisher
+    await redis.xadd(key, {b"other": b"field"})
+    assert await record(journal, trusted, "a")
+
+    assert await journal.drain() == 1
+
+    assert await written(store) == (["a"], ["a"])
+    assert await waiting(redis, key) == (0, 0)
+    rejected = await redis.xrange(f"{key}:rejected")
+    assert [fields[b"e"] for _, fields in rejected] == [
+        b"not json",
+        b'[1, "x", null, "j", 1, 2, [], []]',
+        b"",
+    ]
+    assert all(fields[b"why"] for _, fields in rejected)
+
+
+async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
+    redis: aioredis.Redis, pg_store: SqlStore, issuers: Issuers, key: str
+) -> None:
+    journal = RedisMintJournal(redis, pg_store, key=key, clock=lambda: NOW)
+    try:
+        trusted = await used(pg_store, issuers)
+        assert await record(journal, trusted, "a")
+        await journal.adopt()
+        too_long = MintEntry(
+            NOW, ISSUER, None, "b", NOW, NOW + 900, ("x",), (Use(None, "x" * 300, "i", "r"),)
+        )
+        await redis.xadd(key, {b"e": too_long.to_json()})
+        assert await record(journal, trusted, "c")
+
+        assert await journal.drain() == 2
+
+        assert await written(pg_store) == (["a", "c"], ["a", "c"])
+        ((_, fields),) = await redis.xrange(f"{key}:rejected")
+        assert MintEntry.from_json(fields[b"e"]) == too_long
+        assert fields[b"why"] in (b"DataError", b"DBAPIError")
+    finally:
+        await redis.delete(key, f"{key}:rejected")
+
+
+class Committed:
+    """The store, telling a test each time a transaction has committed."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+        self.commits: asyncio.Queue[None] = asyncio.Queue()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        async with self.store.transaction() as tx:
+            yield tx
+        self.commits.put_nowait(None)
+
+
+async def test_the_drainer_writes_a_record_soon_after_the_mint(
+    redis: aioredis.Redis, store: SqlStore, issuers: Issuers, key: str
+) -> None:
+    trusted = await used(store, issuers)
+    watched = Committed(store)
+    journal = RedisMintJournal(redis, watched, key=key, clock=lambda: NOW)  # type: ignore[arg-type]
+    drainer = asyncio.create_task(journal.drain_forever())
+    try:
+        assert await record(journal, trusted, "a")
+        # The mint wakes the drainer: no wait for its poll.
+        await asyncio.wait_for(watched.commits.get(), timeout=5)
+        assert await written(store) == (["a"], ["a"])
+    finally:
+        drainer.cancel()
+        await redis.delete(key)
+
+
+async def test_closing_writes_what_this_process_recorded(
+    journals: Callable[..., RedisMintJournal], store: SqlStore, issuers: Issuers
+) -> None:
+    journal, trusted = journals(), await used(store, issuers)
+    assert await record(journal, trusted, "a")
+
+    await journal.aclose()
+
+    assert await written(store) == (["a"], ["a"])
+
+
+def test_one_journal_per_database_whatever_its_password() -> None:
+    first = journal_key("postgresql+asyncpg://mintgate:old@db/registry")
+    assert first == journal_key("postgresql+asyncpg://mintgate:rotated@db/registry")
+    assert first != journal_key("postgresql+asyncpg://mintgate:old@db/staging")
+    assert "old" not in first
+    assert first.startswith("mintgate:mint-journal:")
+
+
+@asynccontextmanager
+async def app(
+    store: SqlStore, clock: Clock, redis: aioredis.Redis, **changes: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, RedisMintJournal | None]]:
+    async with app_over(store, clock, redis, **changes) as client:
+        yield client, client._transport.app.state.mint_journal  # type: ignore[attr-defined]
+
+
+async def test_a_mint_over_redis_is_journaled_then_recorded(
+    store: SqlStore,
+    issuers: Issuers,
+    github: FakeIssuer,
+    issuers_mock: Any,
+    clock: Clock,
+    redis: aioredis.Redis,
+) -> None:
+    await trust(store, issuers, "sampleproject")
+    token = github.sign(github_claims())
+    async with app(store, clock, redis) as (client, journal):
+        assert journal is not None
+        first = await mint(client, token)
+        again = await mint(client, token)
+        await journal.drain()
+
+        assert first.status_code == 200, first.json()
+        assert codes(again) == ["invalid-reuse-token"]
+        # One record for the one token, even with the app's own drainer running beside
+        # this drain: a pass at a time per process.
+        events, tokens = await written(store)
+        assert len(events) == 1
+        assert events == tokens
+
+
+async def test_a_full_backlog_answers_503_and_the_retry_mints(
+    store: SqlStore,
+    issuers: Issuers,
+    github: FakeIssuer,
+    issuers_mock: Any,
+    clock: Clock,
+    redis: aioredis.Redis,
+) -> None:
+    await trust(store, issuers, "sampleproject")
+    token = github.sign(github_claims())
+    async with app(store, clock, redis) as (client, journal):
+        assert journal is not None
+        journal.max_backlog = 0  # as if SQL had been down for a long time
+
+        refused = await mint(client, token)
+        journal.max_backlog = 10
+        retried = await mint(client, token)
+        await journal.drain()
+
+    assert refused.status_code == 503
+    assert codes(refused) == ["service-unavailable"]
+    assert "token" not in refused.json()
+    assert retried.status_code == 200, retried.json()
+    assert len((await written(store))[0]) == 1
+
+
+async def test_without_the_journal_each_mint_commits_before_its_answer(
+    store: SqlStore,
+    issuers: Issuers,
+    github: FakeIssuer,
+    issuers_mock: Any,
+    clock: Clock,
+    redis: aioredis.Redis,
+) -> None:
+    await trust(store, issuers, "sampleproject")
+    async with app(store, clock, redis, mint_journal=False) as (client, journal):
+        response = await mint(client, github.sign(github_claims()))
+        assert journal is None
+        assert response.status_code == 200, response.json()
+        # No drain: the record was durable before the answer.
+        assert len((await written(store))[0]) == 1
+
+
+async def test_shutdown_is_not_lost_when_it_arrives_with_a_wake_up(
+    journals: Callable[..., RedisMintJournal],
+) -> None:
+    # Python 3.11's asyncio.wait_for returned normally here, swallowing the cancellation:
+    # the drainer went on for ever and the app's shutdown waited for it.
+    journal = journals()
+    pause = asyncio.create_task(journal._pause(60))
+    await asyncio.sleep(0)  # let it wait on the event
+    journal._wake.set()
+    await asyncio.sleep(0)
+    pause.cancel()
+
+    done, _ = await asyncio.wait({pause}, timeout=10)
+
+    assert pause in done
+    assert pause.cancelled()
+
+
+class _Driver(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("error", "refused"),
+    [
+        (IntegrityError("INSERT", {}, Exception()), True),
+        (DataError("INSERT", {}, Exception()), True),
+        # asyncpg's executemany: a plain DBAPIError, told apart by SQLSTATE
+        (DBAPIError("INSERT", {}, _Driver("22001")), True),  # value too long
+        (DBAPIError("INSERT", {}, _Driver("23505")), True),  # unique violation
+        (DBAPIError("INSERT", {}, _Driver("08006")), False),  # connection failure
+        (DBAPIError("INSERT", {}, _Driver("42P01")), False),  # no such table: not migrated
+        (OperationalError("BEGIN", {}, ConnectionRefusedError()), False),
+        (ConnectionRefusedError(), False),
+    ],
+    ids=["integrity", "data", "too-long", "unique", "connection", "undefined-table", "down", "os"],
+)
+def test_only_a_record_sql_refuses_is_set_aside(error: Exception, refused: bool) -> None:
+    assert refused_by_sql(error) is refused
