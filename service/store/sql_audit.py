@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Table, insert, or_, select
 
 from service.store.models import AuditEventRow
 from service.store.records import AuditEvent, AuditRecord
 from service.store.sql_common import Steps
+
+# The table, not the mapped class: a Core executemany, without the ORM's bulk-insert
+# bookkeeping (RETURNING every id), about a third of a mint record's CPU.
+_TABLE = cast(Table, AuditEventRow.__table__)
 
 
 class AuditSql(Steps):
@@ -33,7 +38,7 @@ class AuditSql(Steps):
         if events:
             # Core's executemany: one statement for the batch, no ORM identity map.
             await self.session.execute(
-                insert(AuditEventRow),
+                insert(_TABLE),
                 [
                     {
                         "occurred_at": e.occurred_at,

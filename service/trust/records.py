@@ -4,8 +4,8 @@ Every mint on the database source leaves: each used publisher's last use, one
 `mint` audit event per project, and one `minted_tokens` row per project (jti,
 publisher, repository, issued, expiry) so an incident can revoke what a publisher
 minted. A `MintEntry` is that record as plain data, so it can wait in the mint
-journal (trust/journal.py) as JSON as well as in memory; `write_entries` turns a
-batch into three statements in one transaction.
+journal (trust/journal.py) as JSON as well as in memory; `RecordWriter` turns a
+batch into at most three statements in one transaction.
 
 Two ways to get it durable before the token is answered:
 - `SqlMintRecorder` (no Redis): the callers of concurrent mints share one
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
+from cachetools import LRUCache
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from service.minting.tokens import Minted, Planned
@@ -154,28 +155,43 @@ def mint_entry(
     )
 
 
-async def write_entries(store: Store, entries: Sequence[MintEntry], *, again: bool = False) -> None:
-    """One transaction for the batch. `again`: the batch may have been written before
-    (the journal delivers at least once), so entries whose jti is already in
-    minted_tokens are skipped: written once, never twice, never lost."""
-    async with store.transaction() as tx:
-        if again:
-            done = await tx.minted_jtis([e.jti for e in entries])
-            entries = [e for e in entries if e.jti not in done]
-        # One UPDATE per distinct (time, run) rather than per mint: the latest use of each
-        # publisher in the batch is what last_used_at keeps anyway.
-        latest: dict[int, tuple[datetime, str | None]] = {}
-        for entry in entries:
-            for use in entry.uses:
-                if use.ref is not None:
-                    latest[use.ref] = (_at(entry.at), entry.run)
-        by_use: dict[tuple[datetime, str | None], list[int]] = {}
-        for ref, last in latest.items():
-            by_use.setdefault(last, []).append(ref)
-        for (at, run), refs in by_use.items():
-            await tx.mark_publisher_used(refs, at, run, unless_since=at - LAST_USED_EVERY)
-        await tx.record_minted([token for e in entries for token in _tokens(e)])
-        await tx.record_all([event for e in entries for event in _events(e)])
+class RecordWriter:
+    """Writes batches of entries, one transaction each.
+
+    It remembers when it last wrote each publisher's last use, and leaves that UPDATE
+    out of a batch for publishers it wrote less than LAST_USED_EVERY ago: most batches
+    are then two INSERTs. (The UPDATE's own condition still spares rows another
+    replica wrote.)
+    """
+
+    def __init__(self, store: Store, *, remembered: int = 100_000) -> None:
+        self.store = store
+        self._used: LRUCache[int, float] = LRUCache(remembered)
+
+    async def write(self, entries: Sequence[MintEntry], *, again: bool = False) -> None:
+        """`again`: the batch may have been written before (the journal delivers at least
+        once), so entries whose jti minted_tokens holds are skipped: written once."""
+        every = LAST_USED_EVERY.total_seconds()
+        async with self.store.transaction() as tx:
+            if again:
+                done = await tx.minted_jtis([e.jti for e in entries])
+                entries = [e for e in entries if e.jti not in done]
+            # The latest use of each publisher in the batch is what last_used_at keeps.
+            latest: dict[int, MintEntry] = {}
+            for entry in entries:
+                for use in entry.uses:
+                    if use.ref is not None and entry.at - self._used.get(use.ref, 0) >= every:
+                        latest[use.ref] = entry
+            by_use: dict[tuple[float, str | None], list[int]] = {}
+            for ref, entry in latest.items():
+                by_use.setdefault((entry.at, entry.run), []).append(ref)
+            for (at, run), refs in by_use.items():
+                when = _at(at)
+                await tx.mark_publisher_used(refs, when, run, unless_since=when - LAST_USED_EVERY)
+            await tx.record_minted([token for e in entries for token in _tokens(e)])
+            await tx.record_all([event for e in entries for event in _events(e)])
+        for ref, entry in latest.items():  # committed
+            self._used[ref] = entry.at
 
 
 class SqlMintRecorder:
@@ -184,7 +200,7 @@ class SqlMintRecorder:
     trail."""
 
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
-        self.store = store
+        self.writer = RecordWriter(store)
         self.clock = clock
         self.commits: GroupCommit[MintEntry] = GroupCommit(self._write, isolate=refused_by_sql)
 
@@ -197,7 +213,7 @@ class SqlMintRecorder:
         await self.commits.aclose()
 
     async def _write(self, batch: Sequence[MintEntry]) -> None:
-        await write_entries(self.store, batch)
+        await self.writer.write(batch)
 
 
 def _tokens(entry: MintEntry) -> list[MintedTokenRecord]:

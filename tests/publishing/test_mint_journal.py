@@ -34,9 +34,9 @@ from service.trust.journal import GROUP, RedisMintJournal, journal_key
 from service.trust.records import (
     MintEntry,
     RecordUnavailable,
+    RecordWriter,
     Use,
     refused_by_sql,
-    write_entries,
 )
 from service.trust.sql import SqlTrustStore
 
@@ -132,6 +132,20 @@ async def test_the_claim_and_the_record_are_one_write(
     assert await written(store) == (["a"], ["a"])
 
 
+async def test_a_redis_that_forgot_the_script_is_given_it_again(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+) -> None:
+    journal, trusted = journals(), await used(store, issuers)
+    await redis.script_flush()  # as after a restart
+
+    assert await record(journal, trusted, "a") is True
+    assert await redis.script_exists(journal._sha) == [True]
+    assert await record(journal, trusted, "b") is True
+
+
 async def test_drained_records_reach_sql_and_leave_redis(
     journals: Callable[..., RedisMintJournal],
     store: SqlStore,
@@ -168,7 +182,7 @@ async def test_a_batch_committed_but_never_acknowledged_is_written_once(
     # A drainer takes the batch, commits it, and dies before XACK.
     await journal.adopt()  # makes the group; nothing is old enough to adopt yet
     ((_, taken),) = await redis.xreadgroup(GROUP, "dead", {key: ">"}, count=10)
-    await write_entries(store, [MintEntry.from_json(fields[b"e"]) for _, fields in taken])
+    await RecordWriter(store).write([MintEntry.from_json(fields[b"e"]) for _, fields in taken])
 
     survivor = journals(idle_ms=0)
     assert await survivor.adopt() == 2
@@ -242,14 +256,14 @@ async def test_records_wait_in_redis_while_sql_is_down(
 ) -> None:
     journal, trusted = journals(), await used(store, issuers)
     assert await record(journal, trusted, "a")
-    journal.store = DownStore()  # type: ignore[assignment]
+    journal.writer.store = DownStore()  # type: ignore[assignment]
 
     with pytest.raises(OperationalError):
         await journal.drain()
     await journal.aclose()  # logs, and leaves the entry for a later pass
 
     assert await waiting(redis, key) == (1, 1)
-    journal.store = store
+    journal.writer.store = store
     # Its own unacknowledged entry first, then anything new.
     assert await journal.drain() == 1
     assert await written(store) == (["a"], ["a"])
@@ -475,3 +489,59 @@ class _Driver(Exception):
 )
 def test_only_a_record_sql_refuses_is_set_aside(error: Exception, refused: bool) -> None:
     assert refused_by_sql(error) is refused
+
+
+async def last_use(store: SqlStore) -> tuple[datetime | None, str | None]:
+    async with store.transaction() as tx:
+        project = await tx.project_by_name("sampleproject")
+        assert project is not None
+        (publisher,) = await tx.publishers_of(project.id)
+    return publisher.last_used_at, publisher.last_run_id
+
+
+def entry_at(trusted: list[Trusted], at: float, run: str) -> MintEntry:
+    (t,) = trusted
+    use = Use(t.ref, t.project, t.publisher.identity, t.publisher.lookup_key)
+    return MintEntry(
+        at, ISSUER, run, f"jti-{run}", int(at), int(at) + 900, ("sampleproject",), (use,)
+    )
+
+
+async def test_last_use_is_written_at_most_every_ten_seconds_and_only_once_committed(
+    store: SqlStore, issuers: Issuers
+) -> None:
+    trusted = await used(store, issuers)
+    writer = RecordWriter(store)
+    writer.store = DownStore()  # type: ignore[assignment]
+    with pytest.raises(OperationalError):
+        await writer.write([entry_at(trusted, NOW, "lost")])
+    writer.store = store
+
+    # The failed batch is not remembered as written: this one writes the last use.
+    await writer.write([entry_at(trusted, NOW + 1, "a")])
+    assert await last_use(store) == (datetime.fromtimestamp(NOW + 1, UTC), "a")
+    await writer.write([entry_at(trusted, NOW + 5, "b")])
+    assert await last_use(store) == (datetime.fromtimestamp(NOW + 1, UTC), "a")
+    await writer.write([entry_at(trusted, NOW + 12, "c")])
+    assert await last_use(store) == (datetime.fromtimestamp(NOW + 12, UTC), "c")
+    # Every mint is in the trail all the same.
+    assert (await written(store))[0] == ["jti-a", "jti-b", "jti-c"]
+
+
+async def test_a_backlog_is_drained_in_full_batches_in_one_pass(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("service.trust.journal.BATCH", 2)
+    journal, trusted = journals(), await used(store, issuers)
+    for jti in "abcde":
+        assert await record(journal, trusted, jti)
+
+    assert await journal.drain() == 5
+
+    assert await written(store) == (list("abcde"), list("abcde"))
+    assert await waiting(redis, key) == (0, 0)
