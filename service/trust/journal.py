@@ -38,6 +38,7 @@ import secrets
 import socket
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import redis.asyncio as aioredis
@@ -49,6 +50,7 @@ from service.minting.tokens import Planned
 from service.publishers.base import Claims
 from service.replay import ReplayUnavailable, replay_key
 from service.store.base import Store, StoreError
+from service.store.engine import is_sqlite
 from service.trust import Trusted
 from service.trust.records import (
     MintEntry,
@@ -89,7 +91,13 @@ _UNAVAILABLE = (SQLAlchemyError, StoreError, OSError, redis.exceptions.RedisErro
 def journal_key(database_url: str) -> str:
     """One journal per database: the replicas that share a database drain one stream,
     and a stream is never drained into another database."""
-    where = make_url(database_url).render_as_string(hide_password=True)
+    url = make_url(database_url)
+    where = url.render_as_string(hide_password=True)
+    if is_sqlite(url):
+        # A SQLite file belongs to one host, and "./mintgate.sqlite3" names a different
+        # file on each: two installs sharing a Redis must not drain into each other's.
+        path = str(Path(url.database).resolve()) if url.database else ":memory:"
+        where = f"sqlite:{socket.gethostname()}:{path}"
     return f"mintgate:mint-journal:{hashlib.sha256(where.encode()).hexdigest()[:16]}"
 
 

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -370,6 +371,21 @@ def test_one_journal_per_database_whatever_its_password() -> None:
     assert first != journal_key("postgresql+asyncpg://mintgate:old@db/staging")
     assert "old" not in first
     assert first.startswith("mintgate:mint-journal:")
+
+
+def test_a_sqlite_file_is_named_by_its_host_and_its_whole_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two single-host installs sharing one Redis, each with its own ./mintgate.sqlite3.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    here = journal_key("sqlite+aiosqlite:///./mintgate.sqlite3")
+    assert here == journal_key(f"sqlite+aiosqlite:///{tmp_path}/a/mintgate.sqlite3")
+    monkeypatch.chdir(tmp_path / "b")
+    assert journal_key("sqlite+aiosqlite:///./mintgate.sqlite3") != here
+    monkeypatch.setattr("socket.gethostname", lambda: "another-host")
+    assert journal_key(f"sqlite+aiosqlite:///{tmp_path}/a/mintgate.sqlite3") != here
 
 
 @asynccontextmanager
