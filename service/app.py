@@ -97,8 +97,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         revocations = RedisRevocationStore(redis)
     else:
         revocations = MemoryRevocationStore(clock=seams.clock)
-    journal = mint_journal(settings, redis, sources, store, seams.clock)
     metrics = Metrics()
+    journal = mint_journal(settings, redis, sources, store, seams.clock, metrics)
     revocations = CountedRevocations(revocations, metrics.store_unavailable)
     limiter, per_ip, per_publisher = rate_limits(settings, redis, metrics, seams.clock)
     # Opt-in: whoever can write these Redis keys can plant a verification key.

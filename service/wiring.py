@@ -242,13 +242,15 @@ def mint_journal(
     sources: TrustSources,
     store: Store,
     clock: Callable[[], float],
+    metrics: Metrics,
 ) -> RedisMintJournal | None:
     """With Redis and the database source, each mint's record rides its replay claim
     (trust/journal.py): no SQL round trip before the answer. Without Redis, or with
     MINTGATE_MINT_JOURNAL=off, the recorder commits each batch before answering."""
     if redis is None or sources.recorder is None or not settings.mint_journal:
         return None
-    return RedisMintJournal(redis, store, key=journal_key(settings.database_url), clock=clock)
+    key = journal_key(settings.database_url)
+    return RedisMintJournal(redis, store, key=key, clock=clock, observer=metrics)
 
 
 def trust_sources(

@@ -126,6 +126,12 @@ class Metrics:
             ["store"],
             registry=r,
         )
+        self.journal = Counter(
+            "mintgate_mint_journal_records",
+            "Mint records moved from the journal into the database (written) or set aside",
+            ["outcome"],
+            registry=r,
+        )
         self.rate_limited = Counter(
             "mintgate_rate_limited", "Requests refused by a rate limit", ["limit"], registry=r
         )
@@ -177,6 +183,10 @@ class Metrics:
 
     def store_unavailable(self, store: str) -> None:
         self._child(self.store_errors, store).inc()
+
+    # The mint journal's observer (service.trust.journal.JournalObserver).
+    def journaled(self, outcome: str, count: int) -> None:
+        self._child(self.journal, outcome).inc(count)
 
     def limited(self, limit: str) -> None:
         self._child(self.rate_limited, limit).inc()

@@ -39,7 +39,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -88,6 +88,23 @@ return 1
 _UNAVAILABLE = (SQLAlchemyError, StoreError, OSError, redis.exceptions.RedisError)
 
 
+class JournalObserver(Protocol):
+    """Told what each pass did (service.observability.metrics.Metrics counts it)."""
+
+    def journaled(self, outcome: str, count: int) -> None:
+        """outcome: "written" (into SQL) or "rejected" (set aside in `:rejected`)."""
+
+    def store_unavailable(self, store: str) -> None: ...
+
+
+class _Unobserved:
+    def journaled(self, outcome: str, count: int) -> None:
+        pass
+
+    def store_unavailable(self, store: str) -> None:
+        pass
+
+
 def journal_key(database_url: str) -> str:
     """One journal per database: the replicas that share a database drain one stream,
     and a stream is never drained into another database."""
@@ -111,6 +128,7 @@ class RedisMintJournal:
         clock: Callable[[], float] = time.time,
         max_backlog: int = MAX_BACKLOG,
         idle_ms: int = IDLE_MS,
+        observer: JournalObserver | None = None,
     ) -> None:
         self._redis = client
         self.writer = RecordWriter(store)
@@ -119,6 +137,7 @@ class RedisMintJournal:
         self.clock = clock
         self.max_backlog = max_backlog
         self.idle_ms = idle_ms
+        self.observer: JournalObserver = observer or _Unobserved()
         self.consumer = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         # Its SHA-1 is how Redis names a loaded script (EVALSHA), not a security measure.
         self._sha = hashlib.sha1(_CLAIM_AND_RECORD.encode(), usedforsecurity=False).hexdigest()
@@ -205,6 +224,7 @@ class RedisMintJournal:
                 failures = 0
             except _UNAVAILABLE as exc:
                 failures += 1
+                self.observer.store_unavailable("mint-journal")
                 log.warning("mint journal: cannot drain now: %s", type(exc).__name__)
             if failures:
                 await self._pause(min(MAX_BACKOFF, 0.5 * 2**failures))
@@ -298,6 +318,10 @@ class RedisMintJournal:
             pipe.xack(self.key, GROUP, *ids)
             pipe.xdel(self.key, *ids)
             await pipe.execute()
+        if bad:
+            self.observer.journaled("rejected", len(bad))
+        if len(good) > refused:
+            self.observer.journaled("written", len(good) - refused)
         return len(good) - refused
 
 

@@ -561,3 +561,52 @@ async def test_a_backlog_is_drained_in_full_batches_in_one_pass(
 
     assert await written(store) == (list("abcde"), list("abcde"))
     assert await waiting(redis, key) == (0, 0)
+
+
+class Observed:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.failed = asyncio.Event()
+
+    def journaled(self, outcome: str, count: int) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + count
+
+    def store_unavailable(self, store: str) -> None:
+        assert store == "mint-journal"
+        self.failed.set()
+
+
+async def test_a_failing_drain_is_counted_and_retried_not_fatal(
+    journals: Callable[..., RedisMintJournal], store: SqlStore, issuers: Issuers
+) -> None:
+    seen = Observed()
+    journal, trusted = journals(observer=seen), await used(store, issuers)
+    assert await record(journal, trusted, "a")
+    journal.writer.store = DownStore()  # type: ignore[assignment]
+    drainer = asyncio.create_task(journal.drain_forever())
+    try:
+        await asyncio.wait_for(seen.failed.wait(), timeout=10)
+        assert not drainer.done()  # it backs off and tries again
+    finally:
+        drainer.cancel()
+        await asyncio.gather(drainer, return_exceptions=True)
+    journal.writer.store = store
+    await journal.drain()
+    assert seen.counts == {"written": 1}
+
+
+async def test_the_journal_is_counted_in_metrics(
+    store: SqlStore,
+    issuers: Issuers,
+    github: FakeIssuer,
+    issuers_mock: Any,
+    clock: Clock,
+    redis: aioredis.Redis,
+) -> None:
+    await trust(store, issuers, "sampleproject")
+    async with app(store, clock, redis) as (client, journal):
+        assert journal is not None
+        assert (await mint(client, github.sign(github_claims()))).status_code == 200
+        await journal.drain()
+        text = (await client.get("/metrics")).text
+    assert 'mintgate_mint_journal_records_total{outcome="written"} 1.0' in text
