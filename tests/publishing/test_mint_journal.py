@@ -14,6 +14,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,28 @@ async def journals(
 
     yield make
     await redis.delete(key, f"{key}:rejected")
+
+
+@dataclass
+class Kit:
+    """A journal's surroundings: its Redis and stream, its database, one trusted publisher."""
+
+    redis: aioredis.Redis
+    key: str
+    store: SqlStore
+    trusted: list[Trusted]
+    journal: Callable[..., RedisMintJournal]
+
+
+@pytest.fixture
+async def kit(
+    journals: Callable[..., RedisMintJournal],
+    store: SqlStore,
+    issuers: Issuers,
+    redis: aioredis.Redis,
+    key: str,
+) -> Kit:
+    return Kit(redis, key, store, await used(store, issuers), journals)
 
 
 async def used(store: SqlStore, issuers: Issuers) -> list[Trusted]:
@@ -114,14 +137,9 @@ async def waiting(redis: aioredis.Redis, key: str) -> tuple[int, int]:
     return await redis.xlen(key), pending["pending"]
 
 
-async def test_the_claim_and_the_record_are_one_write(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-    key: str,
-) -> None:
-    journal, trusted = journals(), await used(store, issuers)
+async def test_the_claim_and_the_record_are_one_write(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    redis, key, store = kit.redis, kit.key, kit.store
 
     assert await record(journal, trusted, "a", oidc_jti="job-1") is True
     # The same OIDC token again: refused, and no second record.
@@ -133,13 +151,9 @@ async def test_the_claim_and_the_record_are_one_write(
     assert await written(store) == (["a"], ["a"])
 
 
-async def test_a_redis_that_forgot_the_script_is_given_it_again(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-) -> None:
-    journal, trusted = journals(), await used(store, issuers)
+async def test_a_redis_that_forgot_the_script_is_given_it_again(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    redis = kit.redis
     await redis.script_flush()  # as after a restart
 
     assert await record(journal, trusted, "a") is True
@@ -147,14 +161,9 @@ async def test_a_redis_that_forgot_the_script_is_given_it_again(
     assert await record(journal, trusted, "b") is True
 
 
-async def test_drained_records_reach_sql_and_leave_redis(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-    key: str,
-) -> None:
-    journal, trusted = journals(), await used(store, issuers)
+async def test_drained_records_reach_sql_and_leave_redis(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    redis, key, store = kit.redis, kit.key, kit.store
     for jti in ("a", "b", "c"):
         assert await record(journal, trusted, jti)
 
@@ -170,14 +179,9 @@ async def test_drained_records_reach_sql_and_leave_redis(
     assert publisher.last_run_id == "77"
 
 
-async def test_a_batch_committed_but_never_acknowledged_is_written_once(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-    key: str,
-) -> None:
-    journal, trusted = journals(), await used(store, issuers)
+async def test_a_batch_committed_but_never_acknowledged_is_written_once(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    redis, key, store = kit.redis, kit.key, kit.store
     assert await record(journal, trusted, "a")
     assert await record(journal, trusted, "b")
     # A drainer takes the batch, commits it, and dies before XACK.
@@ -185,39 +189,30 @@ async def test_a_batch_committed_but_never_acknowledged_is_written_once(
     ((_, taken),) = await redis.xreadgroup(GROUP, "dead", {key: ">"}, count=10)
     await RecordWriter(store).write([MintEntry.from_json(fields[b"e"]) for _, fields in taken])
 
-    survivor = journals(idle_ms=0)
+    survivor = kit.journal(idle_ms=0)
     assert await survivor.adopt() == 2
 
     assert await written(store) == (["a", "b"], ["a", "b"])
     assert await waiting(redis, key) == (0, 0)
 
 
-async def test_entries_a_drainer_took_and_never_wrote_are_adopted(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-    key: str,
-) -> None:
-    journal, trusted = journals(), await used(store, issuers)
+async def test_entries_a_drainer_took_and_never_wrote_are_adopted(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    redis, key, store = kit.redis, kit.key, kit.store
     assert await record(journal, trusted, "a")
     await journal.adopt()
     await redis.xreadgroup(GROUP, "dead", {key: ">"}, count=10)
 
     # Not yet idle for long enough: a slow drainer is not robbed.
-    assert await journals().adopt() == 0
+    assert await kit.journal().adopt() == 0
     assert await written(store) == ([], [])
-    assert await journals(idle_ms=0).adopt() == 1
+    assert await kit.journal(idle_ms=0).adopt() == 1
     assert await written(store) == (["a"], ["a"])
 
 
-async def test_a_full_backlog_refuses_the_claim_and_burns_no_jti(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-) -> None:
-    journal, trusted = journals(max_backlog=1), await used(store, issuers)
+async def test_a_full_backlog_refuses_the_claim_and_burns_no_jti(kit: Kit) -> None:
+    journal, trusted = kit.journal(max_backlog=1), kit.trusted
+    redis = kit.redis
     assert await record(journal, trusted, "a")
 
     with pytest.raises(RecordUnavailable):
@@ -248,14 +243,9 @@ class DownStore:
         yield
 
 
-async def test_records_wait_in_redis_while_sql_is_down(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-    key: str,
-) -> None:
-    journal, trusted = journals(), await used(store, issuers)
+async def test_records_wait_in_redis_while_sql_is_down(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    redis, key, store = kit.redis, kit.key, kit.store
     assert await record(journal, trusted, "a")
     journal.writer.store = DownStore()  # type: ignore[assignment]
 
@@ -271,14 +261,9 @@ async def test_records_wait_in_redis_while_sql_is_down(
     assert await waiting(redis, key) == (0, 0)
 
 
-async def test_an_entry_that_does_not_parse_is_kept_aside_not_dropped(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-    key: str,
-) -> None:
-    journal, trusted = journals(), await used(store, issuers)
+async def test_an_entry_that_does_not_parse_is_kept_aside_not_dropped(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    redis, key, store = kit.redis, kit.key, kit.store
     await journal.adopt()
     # Someone with write access to Redis plants entries.
     await redis.xadd(key, {b"e": b"not json"})
@@ -354,10 +339,9 @@ async def test_the_drainer_writes_a_record_soon_after_the_mint(
         await redis.delete(key)
 
 
-async def test_closing_writes_what_this_process_recorded(
-    journals: Callable[..., RedisMintJournal], store: SqlStore, issuers: Issuers
-) -> None:
-    journal, trusted = journals(), await used(store, issuers)
+async def test_closing_writes_what_this_process_recorded(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    store = kit.store
     assert await record(journal, trusted, "a")
 
     await journal.aclose()
@@ -388,25 +372,46 @@ def test_a_sqlite_file_is_named_by_its_host_and_its_whole_path(
     assert journal_key(f"sqlite+aiosqlite:///{tmp_path}/a/mintgate.sqlite3") != here
 
 
-@asynccontextmanager
-async def app(
-    store: SqlStore, clock: Clock, redis: aioredis.Redis, **changes: Any
-) -> AsyncIterator[tuple[httpx.AsyncClient, RedisMintJournal | None]]:
-    async with app_over(store, clock, redis, **changes) as client:
-        yield client, client._transport.app.state.mint_journal  # type: ignore[attr-defined]
+@dataclass
+class Registry:
+    """The app's surroundings: a database trusting one publisher, a clock, Redis."""
+
+    store: SqlStore
+    clock: Clock
+    redis: aioredis.Redis
+    github: FakeIssuer
+
+    def token(self) -> str:
+        return self.github.sign(github_claims())
 
 
-async def test_a_mint_over_redis_is_journaled_then_recorded(
+@pytest.fixture
+async def registry(
     store: SqlStore,
     issuers: Issuers,
     github: FakeIssuer,
     issuers_mock: Any,
     clock: Clock,
     redis: aioredis.Redis,
-) -> None:
+) -> Registry:
     await trust(store, issuers, "sampleproject")
-    token = github.sign(github_claims())
-    async with app(store, clock, redis) as (client, journal):
+    return Registry(store, clock, redis, github)
+
+
+@asynccontextmanager
+async def app(
+    registry: Registry, **changes: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, RedisMintJournal | None]]:
+    async with app_over(registry.store, registry.clock, registry.redis, **changes) as client:
+        yield client, client._transport.app.state.mint_journal  # type: ignore[attr-defined]
+
+
+async def test_a_mint_over_redis_is_journaled_then_recorded(
+    registry: Registry,
+) -> None:
+    store = registry.store
+    token = registry.token()
+    async with app(registry) as (client, journal):
         assert journal is not None
         first = await mint(client, token)
         again = await mint(client, token)
@@ -422,16 +427,11 @@ async def test_a_mint_over_redis_is_journaled_then_recorded(
 
 
 async def test_a_full_backlog_answers_503_and_the_retry_mints(
-    store: SqlStore,
-    issuers: Issuers,
-    github: FakeIssuer,
-    issuers_mock: Any,
-    clock: Clock,
-    redis: aioredis.Redis,
+    registry: Registry,
 ) -> None:
-    await trust(store, issuers, "sampleproject")
-    token = github.sign(github_claims())
-    async with app(store, clock, redis) as (client, journal):
+    store = registry.store
+    token = registry.token()
+    async with app(registry) as (client, journal):
         assert journal is not None
         journal.max_backlog = 0  # as if SQL had been down for a long time
 
@@ -448,28 +448,21 @@ async def test_a_full_backlog_answers_503_and_the_retry_mints(
 
 
 async def test_without_the_journal_each_mint_commits_before_its_answer(
-    store: SqlStore,
-    issuers: Issuers,
-    github: FakeIssuer,
-    issuers_mock: Any,
-    clock: Clock,
-    redis: aioredis.Redis,
+    registry: Registry,
 ) -> None:
-    await trust(store, issuers, "sampleproject")
-    async with app(store, clock, redis, mint_journal=False) as (client, journal):
-        response = await mint(client, github.sign(github_claims()))
+    store = registry.store
+    async with app(registry, mint_journal=False) as (client, journal):
+        response = await mint(client, registry.token())
         assert journal is None
         assert response.status_code == 200, response.json()
         # No drain: the record was durable before the answer.
         assert len((await written(store))[0]) == 1
 
 
-async def test_shutdown_is_not_lost_when_it_arrives_with_a_wake_up(
-    journals: Callable[..., RedisMintJournal],
-) -> None:
+async def test_shutdown_is_not_lost_when_it_arrives_with_a_wake_up(kit: Kit) -> None:
     # Python 3.11's asyncio.wait_for returned normally here, swallowing the cancellation:
     # the drainer went on for ever and the app's shutdown waited for it.
-    journal = journals()
+    journal = kit.journal()
     pause = asyncio.create_task(journal._pause(60))
     await asyncio.sleep(0)  # let it wait on the event
     journal._wake.set()
@@ -545,15 +538,11 @@ async def test_last_use_is_written_at_most_every_ten_seconds_and_only_once_commi
 
 
 async def test_a_backlog_is_drained_in_full_batches_in_one_pass(
-    journals: Callable[..., RedisMintJournal],
-    store: SqlStore,
-    issuers: Issuers,
-    redis: aioredis.Redis,
-    key: str,
-    monkeypatch: pytest.MonkeyPatch,
+    kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("service.trust.journal.BATCH", 2)
-    journal, trusted = journals(), await used(store, issuers)
+    redis, key, store = kit.redis, kit.key, kit.store
+    journal, trusted = kit.journal(), kit.trusted
     for jti in "abcde":
         assert await record(journal, trusted, jti)
 
@@ -576,11 +565,10 @@ class Observed:
         self.failed.set()
 
 
-async def test_a_failing_drain_is_counted_and_retried_not_fatal(
-    journals: Callable[..., RedisMintJournal], store: SqlStore, issuers: Issuers
-) -> None:
+async def test_a_failing_drain_is_counted_and_retried_not_fatal(kit: Kit) -> None:
     seen = Observed()
-    journal, trusted = journals(observer=seen), await used(store, issuers)
+    store = kit.store
+    journal, trusted = kit.journal(observer=seen), kit.trusted
     assert await record(journal, trusted, "a")
     journal.writer.store = DownStore()  # type: ignore[assignment]
     drainer = asyncio.create_task(journal.drain_forever())
@@ -596,17 +584,11 @@ async def test_a_failing_drain_is_counted_and_retried_not_fatal(
 
 
 async def test_the_journal_is_counted_in_metrics(
-    store: SqlStore,
-    issuers: Issuers,
-    github: FakeIssuer,
-    issuers_mock: Any,
-    clock: Clock,
-    redis: aioredis.Redis,
+    registry: Registry,
 ) -> None:
-    await trust(store, issuers, "sampleproject")
-    async with app(store, clock, redis) as (client, journal):
+    async with app(registry) as (client, journal):
         assert journal is not None
-        assert (await mint(client, github.sign(github_claims()))).status_code == 200
+        assert (await mint(client, registry.token())).status_code == 200
         await journal.drain()
         text = (await client.get("/metrics")).text
     assert 'mintgate_mint_journal_records_total{outcome="written"} 1.0' in text
