@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 import respx
 import sqlitetemplate
+import tlscontext
 from fakeissuer import GITHUB, GITLAB, Clock, FakeIssuer
 from starlette.applications import Starlette
 
@@ -52,6 +53,7 @@ def issuers_mock(github: FakeIssuer, gitlab: FakeIssuer) -> Any:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     sqlitetemplate.build()
+    tlscontext.share()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
