@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from store.schema_pool import SchemaPool, rows, search_path, sequences, structure, tables
+from sqlalchemy.ext.asyncio import AsyncConnection
+from store.schema_pool import SchemaPool, rows, search_path, sequences, tables
 from store.store_fixtures import PG_URL, SCHEMA_PREFIX, Database
 
 from service.store import open_store
@@ -21,6 +22,53 @@ from service.store.engine import create_engine
 pytestmark = pytest.mark.anyio
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+# Every catalog entry that makes up a schema's structure, deparsed, one line each: relations,
+# columns with type, default and nullability, constraints, indexes (valid or not),
+# triggers (enabled or not), functions and sequence parameters.
+_STRUCTURE = """
+SELECT concat_ws(' ', 'rel', c.relname, c.relkind, c.relpersistence, c.relrowsecurity)
+  FROM pg_class c WHERE c.relnamespace = ns.oid
+UNION ALL
+SELECT concat_ws(' ', 'col', c.relname, a.attname, a.attnum,
+                 format_type(a.atttypid, a.atttypmod), a.attnotnull,
+                 coalesce(pg_get_expr(d.adbin, d.adrelid), '-'))
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE c.relnamespace = ns.oid AND a.attnum > 0 AND NOT a.attisdropped
+UNION ALL
+SELECT concat_ws(' ', 'con', c.relname, k.conname, pg_get_constraintdef(k.oid))
+  FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
+ WHERE k.connamespace = ns.oid
+UNION ALL
+SELECT concat_ws(' ', 'idx', pg_get_indexdef(i.indexrelid), i.indisvalid)
+  FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+ WHERE c.relnamespace = ns.oid
+UNION ALL
+SELECT concat_ws(' ', 'trg', pg_get_triggerdef(t.oid), t.tgenabled)
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE c.relnamespace = ns.oid AND NOT t.tgisinternal
+UNION ALL
+SELECT concat_ws(' ', 'fn', p.proname, pg_get_function_identity_arguments(p.oid), md5(p.prosrc))
+  FROM pg_proc p WHERE p.pronamespace = ns.oid
+UNION ALL
+SELECT concat_ws(' ', 'seq', c.relname, s.seqtypid::regtype, s.seqstart, s.seqincrement,
+                 s.seqmin, s.seqmax, s.seqcycle)
+  FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid
+ WHERE c.relnamespace = ns.oid
+"""
+
+
+async def structure(conn: AsyncConnection, schema: str) -> list[str]:
+    """The schema's structure, sorted, with its own name taken out so two schemas compare."""
+    found = await conn.scalars(
+        text(f"SELECT item FROM pg_namespace ns, LATERAL ({_STRUCTURE}) AS s(item)"  # noqa: S608
+             " WHERE ns.nspname = :schema"),
+        {"schema": schema},
+    )  # fmt: skip
+    return sorted(row.replace(f"{schema}.", "") for row in found)
 
 
 @pytest.fixture
