@@ -1,10 +1,6 @@
 from __future__ import annotations
 
-import asyncio
 import os
-import shutil
-import tempfile
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -14,13 +10,13 @@ import httpx
 import pytest
 import redis.asyncio as aioredis
 import respx
+import sqlitetemplate
+import tlscontext
 from fakeissuer import GITHUB, GITLAB, Clock, FakeIssuer
 from starlette.applications import Starlette
 
 from service.app import Overrides, create_app
 from service.settings import Settings
-from service.store import migrate
-from service.store.engine import create_engine
 
 DATA = Path(__file__).parent / "data"
 REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -55,31 +51,18 @@ def issuers_mock(github: FakeIssuer, gitlab: FakeIssuer) -> Any:
         yield router
 
 
-_DATABASES = Path(tempfile.mkdtemp(prefix="mintgate-tests-"))
-_TEMPLATE = _DATABASES / "template.sqlite3"
-
-
 def pytest_sessionstart(session: pytest.Session) -> None:
-    # Migrated once; every app gets a copy (migrating a fresh file costs 0.2 s per app).
-    async def build() -> None:
-        engine = create_engine(f"sqlite+aiosqlite:///{_TEMPLATE}")
-        try:
-            await migrate.upgrade(engine)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(build())
+    sqlitetemplate.build()
+    tlscontext.share()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    shutil.rmtree(_DATABASES, ignore_errors=True)
+    sqlitetemplate.remove()
 
 
 def fresh_database_url() -> str:
     """A database of its own for one app: the trust source is the database by default."""
-    path = _DATABASES / f"{uuid.uuid4().hex}.sqlite3"
-    shutil.copyfile(_TEMPLATE, path)
-    return f"sqlite+aiosqlite:///{path}"
+    return sqlitetemplate.fresh_url()
 
 
 def settings(**changes: Any) -> Settings:

@@ -7,13 +7,15 @@ for the CLI, for the embedded SQLite created on first use, and in tests.
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, RevisionStep
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -35,8 +37,17 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    # Alembic's commands build a ScriptDirectory per call, which compiles and runs every
+    # migration file again: once per process is enough, the files do not change under us.
+    scripts = ScriptDirectory.from_config(alembic_config())
+    scripts.get_current_head()  # loads the revision map now, not in whichever call is first
+    return scripts
+
+
 def head() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return _scripts().get_current_head()
 
 
 async def current(engine: AsyncEngine) -> str | None:
@@ -52,12 +63,12 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
     committed first. On PostgreSQL the lock is held by the session, not the
     transaction, so it outlives such a commit.
     """
-    await _migrate(engine, command.upgrade, revision)
+    await _migrate(engine, ScriptDirectory._upgrade_revs, revision)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:
     """Back to `revision`, under the same lock (tests and the online-migration bench)."""
-    await _migrate(engine, command.downgrade, revision)
+    await _migrate(engine, ScriptDirectory._downgrade_revs, revision)
 
 
 # Alembic runs each migration through one module-global `context` proxy, so two stores
@@ -68,14 +79,18 @@ _turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
 )
 
 
-async def _migrate(engine: AsyncEngine, step: Callable[[Config, str], None], revision: str) -> None:
+# What alembic.command.upgrade and .downgrade hand to env.py, over our cached scripts.
+_Steps = Callable[[ScriptDirectory, str, str], list[RevisionStep]]
+
+
+async def _migrate(engine: AsyncEngine, steps: _Steps, revision: str) -> None:
     turn = _turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with turn, engine.connect() as conn:
         locked = conn.dialect.name == "postgresql"
         if locked:
             await _lock(conn)
         try:
-            await conn.run_sync(_run, step, revision)
+            await conn.run_sync(_run, steps, revision)
         except BaseException:
             if locked:
                 await conn.invalidate()  # ending the session releases its lock
@@ -106,7 +121,14 @@ def _current(conn: Connection) -> str | None:
     return MigrationContext.configure(conn).get_current_revision()
 
 
-def _run(conn: Connection, step: Callable[[Config, str], None], revision: str) -> None:
+def _run(conn: Connection, steps: _Steps, revision: str) -> None:
+    # alembic.command.upgrade/downgrade, less the ScriptDirectory each builds afresh.
+    scripts = _scripts()
     config = alembic_config()
     config.attributes["connection"] = conn
-    step(config, revision)
+
+    def plan(current: Any, context: MigrationContext) -> list[RevisionStep]:
+        return steps(scripts, revision, current)
+
+    with EnvironmentContext(config, scripts, fn=plan, destination_rev=revision):
+        scripts.run_env()

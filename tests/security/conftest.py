@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from fakeissuer import Clock
 from gateway.gatewaykit import JWKS_URL, REGISTRY, SETTINGS, Registry
-from store.store_fixtures import database, fresh_database, store
+from store.store_fixtures import database, migrated_database, store
 from web.web_helpers import Page
 
 from service.gateway import create_gateway
@@ -43,8 +43,8 @@ async def api(store: SqlStore, clock: Clock, tmp_path: Path) -> AsyncIterator[Ap
 
 
 @pytest.fixture
-async def page(clock: Clock, tmp_path: Path) -> AsyncIterator[Page]:
-    async with fresh_database("sqlite", tmp_path) as db:
+async def page(clock: Clock, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Page]:
+    async with migrated_database("sqlite", tmp_path, request.config) as db:
         opened_store = await db.migrated_store()
         app = app_for(opened_store, clock, tmp_path)
         async with app.router.lifespan_context(app), Page.over(app, clock) as opened:

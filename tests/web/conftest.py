@@ -8,17 +8,17 @@ from typing import Any
 import pytest
 from api.api_helpers import app_for
 from fakeissuer import Clock
-from store.store_fixtures import fresh_database
+from store.store_fixtures import migrated_database
 from web_helpers import Page, PageFactory
 
 from service.store import SqlStore
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+async def store(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[SqlStore]:
     # SQLite only: the pages add no query of their own; the account calls they make
     # run on PostgreSQL in tests/api and tests/accounts.
-    async with fresh_database("sqlite", tmp_path) as database:
+    async with migrated_database("sqlite", tmp_path, request.config) as database:
         opened = await database.migrated_store()
         yield opened
         await opened.close()
