@@ -75,6 +75,7 @@ LINGER = 0.1
 # With nothing to write, look again this often (entries of replicas that stopped early).
 POLL = 0.5
 MAX_BACKOFF = 5.0
+CLOSE_WITHIN = 5.0
 
 # KEYS[1]: the replay key, KEYS[2]: the journal. ARGV: expiry (unix seconds), the entry,
 # the backlog bound. 1: claimed and recorded; 0: already used; -1: backlog full.
@@ -215,6 +216,7 @@ class RedisMintJournal:
     async def drain_forever(self) -> None:
         failures, next_adopt = 0, 0.0
         while True:
+            _stop_if_asked()
             written = 0
             try:
                 written = await self.drain()
@@ -237,11 +239,15 @@ class RedisMintJournal:
         """A last pass before the store closes: what this process recorded goes to SQL
         now rather than wait IDLE_MS for another replica."""
         try:
-            await self.drain()
-        except _UNAVAILABLE as exc:
+            # Bounded: a Redis that takes connections and never answers must not hold
+            # the shutdown; what is left waits for another replica.
+            async with asyncio.timeout(CLOSE_WITHIN):
+                await self.drain()
+        except (*_UNAVAILABLE, TimeoutError) as exc:
             log.warning("mint journal: left for another replica: %s", type(exc).__name__)
 
     async def _pause(self, seconds: float) -> None:
+        _stop_if_asked()
         # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that arrives as
         # the event is set, and the lifespan's shutdown would wait for this task for ever.
         woken = asyncio.ensure_future(self._wake.wait())
@@ -323,6 +329,19 @@ class RedisMintJournal:
         if len(good) > refused:
             self.observer.journaled("written", len(good) - refused)
         return len(good) - refused
+
+
+def _stop_if_asked() -> None:
+    """Raise CancelledError when this task was asked to stop.
+
+    A cancellation that arrives inside a library call can come out as that library's
+    own error, which the loop would take for an outage and retry. The suite saw an
+    app's shutdown leave this task "cancelling" at its next pause, for ever; the
+    task's own cancelling() count holds whatever swallowed the CancelledError.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _text(value: bytes | str) -> str:

@@ -154,6 +154,9 @@ def test_redis_never_evicts_replay_records() -> None:
     command = services()["redis"]["command"]
     assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
     assert command[command.index("--appendonly") + 1] == "yes"
+    # The mint journal holds audit records until they reach PostgreSQL: synced before
+    # each reply, not once a second.
+    assert command[command.index("--appendfsync") + 1] == "always"
 
 
 @pytest.mark.parametrize("service", ["proxy"])

@@ -592,3 +592,34 @@ async def test_the_journal_is_counted_in_metrics(
         await journal.drain()
         text = (await client.get("/metrics")).text
     assert 'mintgate_mint_journal_records_total{outcome="written"} 1.0' in text
+
+
+class Swallowing:
+    """A database call that turns its cancellation into an error of its own."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        self.entered.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise OperationalError("COMMIT", {}, ConnectionResetError()) from None
+        yield
+
+
+async def test_the_drainer_stops_when_asked_even_if_a_library_swallows_it(kit: Kit) -> None:
+    journal = kit.journal()
+    assert await record(journal, kit.trusted, "a")
+    swallowing = Swallowing()
+    journal.writer.store = swallowing  # type: ignore[assignment]
+    drainer = asyncio.create_task(journal.drain_forever())
+    await asyncio.wait_for(swallowing.entered.wait(), timeout=10)
+
+    drainer.cancel()
+    done, _ = await asyncio.wait({drainer}, timeout=10)
+
+    assert drainer in done
+    assert drainer.cancelled()
