@@ -66,11 +66,11 @@ class MintObserver(Protocol):
 
 
 class MintRecorder(Protocol):
-    """Told each mint after signing, with the entries that matched (trust.sql: last use,
+    """Told each mint after signing, with the entries that matched (trust/records.py:
+    last use, audit, the minted token's row).
 
-    audit, the minted token's row). It returns once the record is durable; if it raises,
-    the token is never answered (503): a token nobody can trace or revoke in an
-    incident is not issued.
+    It returns once the record is durable; if it raises, the token is never answered
+    (503): a token nobody can trace or revoke in an incident is not issued.
     """
 
     async def minted(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import CursorResult
+from sqlalchemy import CursorResult, Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.store.models import User
+from service.store.models import Base, User
 from service.store.records import UserRecord
 
 
@@ -28,6 +28,15 @@ class Steps:
                 self.session.add(row)
         except IntegrityError:
             raise clash from None
+
+    async def insert_many(self, model: type[Base], rows: list[dict[str, Any]]) -> None:
+        """Many rows in one executemany.
+
+        Through the table, not the mapped class: the ORM's bulk insert would also fetch
+        every new id back (RETURNING), about a third of a mint record's CPU.
+        """
+        if rows:
+            await self.session.execute(insert(cast(Table, model.__table__)), rows)
 
 
 def rowcount(result: Any) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, func, insert, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 
 from service.store.base import Duplicate
 from service.store.models_access import Project
@@ -80,11 +80,6 @@ def _pending(row: PendingPublisher) -> PendingPublisherRecord:
 _WITH_PROJECT = select(TrustedPublisher, Project.normalized_name, Project.state).join(
     Project, Project.id == TrustedPublisher.project_id
 )
-
-
-# The table, not the mapped class: a Core executemany, without the ORM's bulk-insert
-# bookkeeping (RETURNING every id), about a third of a mint record's CPU.
-_TABLE = cast(Table, MintedToken.__table__)
 
 
 class PublisherSql(Steps):
@@ -201,22 +196,21 @@ class PublisherSql(Steps):
         )
 
     async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None:
-        if tokens:
-            await self.session.execute(
-                insert(_TABLE),
-                [
-                    {
-                        "jti": t.jti,
-                        "publisher_id": t.publisher_id,
-                        "project": t.project,
-                        "issuer": t.issuer,
-                        "repository": t.repository,
-                        "issued_at": t.issued_at,
-                        "expires_at": t.expires_at,
-                    }
-                    for t in tokens
-                ],
-            )
+        await self.insert_many(
+            MintedToken,
+            [
+                {
+                    "jti": t.jti,
+                    "publisher_id": t.publisher_id,
+                    "project": t.project,
+                    "issuer": t.issuer,
+                    "repository": t.repository,
+                    "issued_at": t.issued_at,
+                    "expires_at": t.expires_at,
+                }
+                for t in tokens
+            ],
+        )
 
     async def minted_jtis(self, jtis: Sequence[str]) -> set[str]:
         if not jtis:

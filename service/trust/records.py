@@ -202,7 +202,9 @@ class SqlMintRecorder:
     def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
         self.writer = RecordWriter(store)
         self.clock = clock
-        self.commits: GroupCommit[MintEntry] = GroupCommit(self._write, isolate=refused_by_sql)
+        self.commits: GroupCommit[MintEntry] = GroupCommit(
+            self.writer.write, isolate=refused_by_sql
+        )
 
     async def minted(
         self, issuer: str, claims: Claims, used: Sequence[Trusted], minted: Minted
@@ -211,9 +213,6 @@ class SqlMintRecorder:
 
     async def aclose(self) -> None:
         await self.commits.aclose()
-
-    async def _write(self, batch: Sequence[MintEntry]) -> None:
-        await self.writer.write(batch)
 
 
 def _tokens(entry: MintEntry) -> list[MintedTokenRecord]:
