@@ -135,5 +135,6 @@ class MintedToken(Base):
         Index("ix_minted_tokens_publisher_id_expires_at", "publisher_id", "expires_at"),
         Index("ix_minted_tokens_repository_expires_at", "repository", "expires_at"),
         Index("ix_minted_tokens_expires_at", "expires_at"),
-        Index("ix_minted_tokens_jti", "jti"),
+        # A mint's record is written once, even by two writers at once (migration 0015).
+        Index("uq_minted_tokens_jti_publisher_id", "jti", "publisher_id", unique=True),
     )

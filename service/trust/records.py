@@ -43,6 +43,8 @@ RUN_ID_CLAIMS: Final = (
 )
 ACTOR_LENGTH = 100
 COLUMN_LENGTH = 255
+# One encoder for every entry: json.dumps with options builds a new one per call.
+_COMPACT: Final = json.JSONEncoder(separators=(",", ":")).encode
 # A publisher's last use is written at most this often; its every use is in the audit trail.
 LAST_USED_EVERY = timedelta(seconds=10)
 
@@ -96,7 +98,7 @@ class MintEntry:
     uses: tuple[Use, ...]
 
     def to_json(self) -> bytes:
-        return json.dumps(
+        return _COMPACT(
             [
                 self.at,
                 self.issuer,
@@ -106,8 +108,7 @@ class MintEntry:
                 self.expires,
                 self.projects,
                 [[u.ref, u.project, u.identity, u.repository] for u in self.uses],
-            ],
-            separators=(",", ":"),
+            ]
         ).encode()
 
     @classmethod

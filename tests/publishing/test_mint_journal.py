@@ -1,11 +1,12 @@
 """The mint journal: the replay claim and the mint's record in one Redis write, moved
-into SQL by drainers (service/trust/journal.py).
+into SQL by the process that minted, or by a sweep (service/trust/journal.py).
 
 What an attacker or a fault could try: replay a token (one record, no second
-token), crash a drainer between commit and acknowledgement (written once), crash
-it before commit (adopted, not lost), write junk into the stream (kept aside, the
-rest written), take SQL down (records wait, then the backlog refuses mints), take
-Redis down (503, nothing signed).
+token), crash a process between commit and the stream's delete (written once), crash
+it before commit (swept, not lost), race a sweep against a slow writer (written
+once), write junk into the stream (kept aside, the rest written), take SQL down
+(records wait, then the backlog refuses mints), take Redis down (503, nothing
+signed).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from service.minting.tokens import Planned
 from service.replay import ReplayUnavailable, replay_key
 from service.store import SqlStore
 from service.trust import Trusted
-from service.trust.journal import GROUP, RedisMintJournal, journal_key
+from service.trust.journal import RedisMintJournal, journal_key
 from service.trust.records import (
     MintEntry,
     RecordUnavailable,
@@ -131,10 +132,9 @@ async def written(store: SqlStore) -> tuple[list[str], list[str]]:
     )
 
 
-async def waiting(redis: aioredis.Redis, key: str) -> tuple[int, int]:
-    """Entries in the stream, and of them taken but not acknowledged."""
-    pending = await redis.xpending(key, GROUP) if await redis.exists(key) else {"pending": 0}
-    return await redis.xlen(key), pending["pending"]
+async def waiting(redis: aioredis.Redis, key: str) -> int:
+    """Entries in the stream: recorded, and not yet known to be in SQL."""
+    return int(await redis.xlen(key))
 
 
 async def test_the_claim_and_the_record_are_one_write(kit: Kit) -> None:
@@ -170,7 +170,7 @@ async def test_drained_records_reach_sql_and_leave_redis(kit: Kit) -> None:
     assert await journal.drain() == 3
 
     assert await written(store) == (["a", "b", "c"], ["a", "b", "c"])
-    assert await waiting(redis, key) == (0, 0)
+    assert await waiting(redis, key) == 0
     async with store.transaction() as tx:
         project = await tx.project_by_name("sampleproject")
         assert project is not None
@@ -179,35 +179,88 @@ async def test_drained_records_reach_sql_and_leave_redis(kit: Kit) -> None:
     assert publisher.last_run_id == "77"
 
 
-async def test_a_batch_committed_but_never_acknowledged_is_written_once(kit: Kit) -> None:
+async def test_a_batch_committed_but_never_deleted_is_written_once(kit: Kit) -> None:
     journal, trusted = kit.journal(), kit.trusted
     redis, key, store = kit.redis, kit.key, kit.store
     assert await record(journal, trusted, "a")
     assert await record(journal, trusted, "b")
-    # A drainer takes the batch, commits it, and dies before XACK.
-    await journal.adopt()  # makes the group; nothing is old enough to adopt yet
-    ((_, taken),) = await redis.xreadgroup(GROUP, "dead", {key: ">"}, count=10)
-    await RecordWriter(store).write([MintEntry.from_json(fields[b"e"]) for _, fields in taken])
+    # The process commits its batch and dies before it deletes the entries.
+    await RecordWriter(store).write(list(journal._held.values()))
+    del journal
 
-    survivor = kit.journal(idle_ms=0)
-    assert await survivor.adopt() == 2
+    assert await kit.journal(idle_ms=0).sweep() == 2
 
     assert await written(store) == (["a", "b"], ["a", "b"])
-    assert await waiting(redis, key) == (0, 0)
+    assert await waiting(redis, key) == 0
 
 
-async def test_entries_a_drainer_took_and_never_wrote_are_adopted(kit: Kit) -> None:
+async def test_entries_of_a_process_that_died_are_swept_once_old(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    store = kit.store
+    assert await record(journal, trusted, "a")
+    del journal  # died holding it
+
+    # Not yet old: a live, slow process is not raced for it.
+    assert await kit.journal().sweep() == 0
+    assert await written(store) == ([], [])
+    assert await kit.journal(idle_ms=0).sweep() == 1
+    assert await written(store) == (["a"], ["a"])
+
+
+async def test_a_sweep_racing_a_slow_writer_leaves_one_record(kit: Kit) -> None:
     journal, trusted = kit.journal(), kit.trusted
     redis, key, store = kit.redis, kit.key, kit.store
     assert await record(journal, trusted, "a")
-    await journal.adopt()
-    await redis.xreadgroup(GROUP, "dead", {key: ">"}, count=10)
+    # Another replica sweeps the entry while this process still holds it.
+    assert await kit.journal(idle_ms=0).sweep() == 1
 
-    # Not yet idle for long enough: a slow drainer is not robbed.
-    assert await kit.journal().adopt() == 0
-    assert await written(store) == ([], [])
-    assert await kit.journal(idle_ms=0).adopt() == 1
+    # Its own first write meets minted_tokens' unique key, and the retry skips it.
+    await journal.drain()
+
     assert await written(store) == (["a"], ["a"])
+    assert await waiting(redis, key) == 0
+
+
+class CommitsThenFails:
+    """A commit whose answer is lost: the rows are in, the caller sees an outage."""
+
+    def __init__(self, store: SqlStore) -> None:
+        self.store = store
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Any]:
+        async with self.store.transaction() as tx:
+            yield tx
+        raise OperationalError("COMMIT", {}, ConnectionResetError("answer lost"))
+
+
+async def test_a_pass_whose_commit_answer_was_lost_is_written_once(kit: Kit) -> None:
+    journal, trusted = kit.journal(), kit.trusted
+    store = kit.store
+    assert await record(journal, trusted, "a")
+    journal.writer.store = CommitsThenFails(store)  # type: ignore[assignment]
+    with pytest.raises(OperationalError):
+        await journal.drain()
+    journal.writer.store = store
+
+    assert await record(journal, trusted, "b")
+    await journal.drain()
+
+    assert await written(store) == (["a", "b"], ["a", "b"])
+
+
+async def test_a_process_holds_at_most_max_held_and_the_sweep_has_the_rest(kit: Kit) -> None:
+    journal, trusted = kit.journal(max_held=2, idle_ms=0), kit.trusted
+    redis, key, store = kit.redis, kit.key, kit.store
+    for jti in "abc":
+        assert await record(journal, trusted, jti)
+
+    assert await journal.drain() == 2  # b and c: a was let go
+    assert await waiting(redis, key) == 1
+    assert await journal.sweep() == 1
+
+    assert await written(store) == (["a", "b", "c"], ["a", "b", "c"])
+    assert await waiting(redis, key) == 0
 
 
 async def test_a_full_backlog_refuses_the_claim_and_burns_no_jti(kit: Kit) -> None:
@@ -253,18 +306,16 @@ async def test_records_wait_in_redis_while_sql_is_down(kit: Kit) -> None:
         await journal.drain()
     await journal.aclose()  # logs, and leaves the entry for a later pass
 
-    assert await waiting(redis, key) == (1, 1)
+    assert await waiting(redis, key) == 1
     journal.writer.store = store
-    # Its own unacknowledged entry first, then anything new.
     assert await journal.drain() == 1
     assert await written(store) == (["a"], ["a"])
-    assert await waiting(redis, key) == (0, 0)
+    assert await waiting(redis, key) == 0
 
 
 async def test_an_entry_that_does_not_parse_is_kept_aside_not_dropped(kit: Kit) -> None:
-    journal, trusted = kit.journal(), kit.trusted
+    journal, trusted = kit.journal(idle_ms=0), kit.trusted
     redis, key, store = kit.redis, kit.key, kit.store
-    await journal.adopt()
     # Someone with write access to Redis plants entries.
     await redis.xadd(key, {b"e": b"not json"})
     await redis.xadd(key, {b"e": b'[1, "x", null, "j", 1, 2, [], []]'})  # names no publisher
@@ -272,9 +323,10 @@ async def test_an_entry_that_does_not_parse_is_kept_aside_not_dropped(kit: Kit) 
     assert await record(journal, trusted, "a")
 
     assert await journal.drain() == 1
+    assert await journal.sweep() == 0
 
     assert await written(store) == (["a"], ["a"])
-    assert await waiting(redis, key) == (0, 0)
+    assert await waiting(redis, key) == 0
     rejected = await redis.xrange(f"{key}:rejected")
     assert [fields[b"e"] for _, fields in rejected] == [
         b"not json",
@@ -287,11 +339,10 @@ async def test_an_entry_that_does_not_parse_is_kept_aside_not_dropped(kit: Kit) 
 async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
     redis: aioredis.Redis, pg_store: SqlStore, issuers: Issuers, key: str
 ) -> None:
-    journal = RedisMintJournal(redis, pg_store, key=key, clock=lambda: NOW)
+    journal = RedisMintJournal(redis, pg_store, key=key, clock=lambda: NOW, idle_ms=0)
     try:
         trusted = await used(pg_store, issuers)
         assert await record(journal, trusted, "a")
-        await journal.adopt()
         too_long = MintEntry(
             NOW, ISSUER, None, "b", NOW, NOW + 900, ("x",), (Use(None, "x" * 300, "i", "r"),)
         )
@@ -299,6 +350,7 @@ async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
         assert await record(journal, trusted, "c")
 
         assert await journal.drain() == 2
+        assert await journal.sweep() == 0
 
         assert await written(pg_store) == (["a", "c"], ["a", "c"])
         ((_, fields),) = await redis.xrange(f"{key}:rejected")
@@ -336,6 +388,27 @@ async def test_the_drainer_writes_a_record_soon_after_the_mint(
         assert await written(store) == (["a"], ["a"])
     finally:
         drainer.cancel()
+        await redis.delete(key)
+
+
+async def test_a_running_drainer_sweeps_what_a_dead_process_left(
+    redis: aioredis.Redis, store: SqlStore, issuers: Issuers, key: str
+) -> None:
+    trusted = await used(store, issuers)
+    dead = RedisMintJournal(redis, store, key=key, clock=lambda: NOW)
+    assert await record(dead, trusted, "a")
+    del dead
+    watched = Committed(store)
+    survivor = RedisMintJournal(redis, watched, key=key, clock=lambda: NOW, idle_ms=0)  # type: ignore[arg-type]
+    drainer = asyncio.create_task(survivor.drain_forever())
+    try:
+        # Nothing of its own to write: its first pass sweeps.
+        await asyncio.wait_for(watched.commits.get(), timeout=5)
+        assert await written(store) == (["a"], ["a"])
+        assert await waiting(redis, key) == 0
+    finally:
+        drainer.cancel()
+        await asyncio.gather(drainer, return_exceptions=True)
         await redis.delete(key)
 
 
@@ -549,7 +622,7 @@ async def test_a_backlog_is_drained_in_full_batches_in_one_pass(
     assert await journal.drain() == 5
 
     assert await written(store) == (list("abcde"), list("abcde"))
-    assert await waiting(redis, key) == (0, 0)
+    assert await waiting(redis, key) == 0
 
 
 class Observed:
