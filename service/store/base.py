@@ -247,9 +247,6 @@ class InvitationSteps(Protocol):
 class AuditSteps(Protocol):
     async def record(self, event: AuditEvent) -> None: ...
 
-    async def record_all(self, events: Sequence[AuditEvent]) -> None:
-        """Many events in one statement (the mint recorder's batches)."""
-
     async def audit_events(
         self,
         subject_user_id: int | None = None,

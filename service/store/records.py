@@ -139,6 +139,9 @@ class Swept:
         )
 
 
+ACTOR_LENGTH = 100  # audit_events.actor: longer actors are cut
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
     """Who did what to whom, from where. `details` must never hold a secret."""

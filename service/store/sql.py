@@ -21,6 +21,7 @@ from service.store.engine import create_engine, display_url, is_sqlite
 from service.store.sql_access import InvitationSql, OrganizationSql, ProjectSql
 from service.store.sql_audit import AuditSql
 from service.store.sql_keys import SecurityKeySql
+from service.store.sql_minted import MintedSql
 from service.store.sql_publishers import PendingPublisherSql, PublisherSql
 from service.store.sql_sessions import SessionSql
 from service.store.sql_staging import StagingSql
@@ -43,6 +44,7 @@ class SqlTransaction(
     AuditSql,
     SessionSql,
     PublisherSql,
+    MintedSql,
     PendingPublisherSql,
     ApiTokenSql,
     HousekeepingSql,

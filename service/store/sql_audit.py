@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import or_, select
 
@@ -11,43 +11,25 @@ from service.store.records import AuditEvent, AuditRecord
 from service.store.sql_common import Steps
 
 
+def audit_columns(event: AuditEvent) -> dict[str, Any]:
+    return {
+        "occurred_at": event.occurred_at,
+        "event": event.event,
+        "actor": event.actor,
+        "actor_user_id": event.actor_user_id,
+        "subject_user_id": event.subject_user_id,
+        "subject_project": event.subject_project,
+        "subject_organization": event.subject_organization,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "details": dict(event.details),
+    }
+
+
 class AuditSql(Steps):
     async def record(self, event: AuditEvent) -> None:
-        self.session.add(
-            AuditEventRow(
-                occurred_at=event.occurred_at,
-                event=event.event,
-                actor=event.actor,
-                actor_user_id=event.actor_user_id,
-                subject_user_id=event.subject_user_id,
-                subject_project=event.subject_project,
-                subject_organization=event.subject_organization,
-                ip=event.ip,
-                user_agent=event.user_agent,
-                details=dict(event.details),
-            )
-        )
+        self.session.add(AuditEventRow(**audit_columns(event)))
         await self.session.flush()
-
-    async def record_all(self, events: Sequence[AuditEvent]) -> None:
-        await self.insert_many(
-            AuditEventRow,
-            [
-                {
-                    "occurred_at": e.occurred_at,
-                    "event": e.event,
-                    "actor": e.actor,
-                    "actor_user_id": e.actor_user_id,
-                    "subject_user_id": e.subject_user_id,
-                    "subject_project": e.subject_project,
-                    "subject_organization": e.subject_organization,
-                    "ip": e.ip,
-                    "user_agent": e.user_agent,
-                    "details": dict(e.details),
-                }
-                for e in events
-            ],
-        )
 
     async def audit_events(
         self,

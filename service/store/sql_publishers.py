@@ -10,9 +10,8 @@ from sqlalchemy import delete, func, or_, select, update
 
 from service.store.base import Duplicate
 from service.store.models_access import Project
-from service.store.models_publishing import MintedToken, PendingPublisher, TrustedPublisher
+from service.store.models_publishing import PendingPublisher, TrustedPublisher
 from service.store.records_publishing import (
-    MintedTokenRecord,
     PendingPublisherRecord,
     PublisherRecord,
     PublisherSource,
@@ -194,64 +193,6 @@ class PublisherSql(Steps):
             .values(state=state)
             .execution_options(synchronize_session=False)
         )
-
-    async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None:
-        await self.insert_many(
-            MintedToken,
-            [
-                {
-                    "jti": t.jti,
-                    "publisher_id": t.publisher_id,
-                    "project": t.project,
-                    "issuer": t.issuer,
-                    "repository": t.repository,
-                    "issued_at": t.issued_at,
-                    "expires_at": t.expires_at,
-                }
-                for t in tokens
-            ],
-        )
-
-    async def minted_jtis(self, jtis: Sequence[str]) -> set[str]:
-        if not jtis:
-            return set()
-        rows = await self.session.scalars(
-            select(MintedToken.jti).where(MintedToken.jti.in_(set(jtis))).distinct()
-        )
-        return set(rows)
-
-    async def minted_tokens(
-        self,
-        *,
-        publisher_id: int | None,
-        repository: str | None,
-        unexpired_at: datetime,
-        since: datetime | None,
-        until: datetime | None,
-    ) -> list[MintedTokenRecord]:
-        """Tokens minted for the publisher or repository, unexpired, issued in [since, until]."""
-        query = select(MintedToken).where(MintedToken.expires_at > unexpired_at)
-        if publisher_id is not None:
-            query = query.where(MintedToken.publisher_id == publisher_id)
-        if repository is not None:
-            query = query.where(MintedToken.repository == repository)
-        if since is not None:
-            query = query.where(MintedToken.issued_at >= since)
-        if until is not None:
-            query = query.where(MintedToken.issued_at <= until)
-        rows = await self.session.scalars(query.order_by(MintedToken.id))
-        return [
-            MintedTokenRecord(
-                jti=r.jti,
-                publisher_id=r.publisher_id,
-                project=r.project,
-                issuer=r.issuer,
-                repository=r.repository,
-                issued_at=r.issued_at,
-                expires_at=r.expires_at,
-            )
-            for r in rows
-        ]
 
     async def pin_publisher_repository_id(
         self, publisher_id: int, repository_id: str

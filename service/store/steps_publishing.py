@@ -9,6 +9,7 @@ from typing import Protocol
 from service.store.records_publishing import (
     ApiTokenRecord,
     MintedTokenRecord,
+    MintRow,
     PendingPublisherRecord,
     PublisherRecord,
     PublisherSource,
@@ -65,6 +66,9 @@ class PublisherSteps(Protocol):
     async def set_project_state(self, project_id: int, state: str) -> None: ...
 
     async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None: ...
+
+    async def record_mints(self, rows: Sequence[MintRow]) -> None:
+        """Each row's minted_tokens row and `mint` audit event (the mint records)."""
 
     async def minted_jtis(self, jtis: Sequence[str]) -> set[str]:
         """Those of `jtis` that minted_tokens holds."""

@@ -5,7 +5,8 @@ Every mint on the database source leaves: each used publisher's last use, one
 publisher, repository, issued, expiry) so an incident can revoke what a publisher
 minted. A `MintEntry` is that record as plain data, so it can wait in the mint
 journal (trust/journal.py) as JSON as well as in memory; `RecordWriter` turns a
-batch into at most three statements in one transaction.
+batch into at most two statements in one transaction (on PostgreSQL; three on
+SQLite).
 
 Two ways to get it durable before the token is answered:
 - `SqlMintRecorder` (no Redis): the callers of concurrent mints share one
@@ -18,18 +19,18 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
 from cachetools import LRUCache
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from service.minting.tokens import Minted, Planned
 from service.publishers.base import Claims
-from service.store.base import AuditEvent, Store
-from service.store.records_publishing import MintedTokenRecord
+from service.store.base import Store
+from service.store.records_publishing import MintRow
 from service.trust import Trusted
 from service.trust.groupcommit import GroupCommit
 
@@ -41,7 +42,6 @@ RUN_ID_CLAIMS: Final = (
     "oidc.circleci.com/pipeline-id",
     "wf_id",  # Semaphore
 )
-ACTOR_LENGTH = 100
 COLUMN_LENGTH = 255
 # One encoder for every entry: json.dumps with options builds a new one per call.
 _COMPACT: Final = json.JSONEncoder(separators=(",", ":")).encode
@@ -189,8 +189,25 @@ class RecordWriter:
             for (at, run), refs in by_use.items():
                 when = _at(at)
                 await tx.mark_publisher_used(refs, when, run, unless_since=when - LAST_USED_EVERY)
-            await tx.record_minted([token for e in entries for token in _tokens(e)])
-            await tx.record_all([event for e in entries for event in _events(e)])
+            await tx.record_mints(
+                [
+                    MintRow(
+                        e.at,
+                        e.issuer,
+                        e.run,
+                        e.jti,
+                        e.issued,
+                        e.expires,
+                        e.projects,
+                        u.ref,
+                        u.project,
+                        u.identity,
+                        u.repository,
+                    )
+                    for e in entries
+                    for u in e.uses
+                ]
+            )
         for ref, entry in latest.items():  # committed
             self._used[ref] = entry.at
 
@@ -214,47 +231,6 @@ class SqlMintRecorder:
 
     async def aclose(self) -> None:
         await self.commits.aclose()
-
-
-def _tokens(entry: MintEntry) -> list[MintedTokenRecord]:
-    issued, expires = _at(entry.issued), _at(entry.expires)
-    return [
-        MintedTokenRecord(
-            jti=entry.jti,
-            publisher_id=use.ref,
-            project=use.project,
-            issuer=entry.issuer,
-            repository=use.repository,
-            issued_at=issued,
-            expires_at=expires,
-        )
-        for use in entry.uses
-    ]
-
-
-def _events(entry: MintEntry) -> list[AuditEvent]:
-    at = _at(entry.at)
-    return [
-        AuditEvent(
-            event="mint",
-            actor=f"publisher:{use.identity}"[:ACTOR_LENGTH],
-            occurred_at=at,
-            subject_project=use.project,
-            details=_details(entry, use),
-        )
-        for use in entry.uses
-    ]
-
-
-def _details(entry: MintEntry, use: Use) -> Mapping[str, Any]:
-    return {
-        "issuer": entry.issuer,
-        "publisher_id": use.ref,
-        "publisher": use.identity,
-        "projects": list(entry.projects),
-        "jti": entry.jti,
-        "run_id": entry.run,
-    }
 
 
 def _at(seconds: float) -> datetime:

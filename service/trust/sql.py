@@ -27,6 +27,7 @@ from service.publishers.base import (
     refuse,
 )
 from service.store.base import AuditEvent, NameTaken, Store, StoreError, Transaction
+from service.store.records import ACTOR_LENGTH
 from service.store.records_publishing import (
     PendingPublisherRecord,
     PublisherSpec,
@@ -34,7 +35,6 @@ from service.store.records_publishing import (
 )
 from service.trust import Trusted, TrustUnavailable, project_state
 from service.trust.pending import INVALID_PENDING_PUBLISHER, PendingTrusted
-from service.trust.records import ACTOR_LENGTH
 from service.trust.tables import rebuild
 
 log = logging.getLogger(__name__)
