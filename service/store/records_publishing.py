@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 PublisherSource = Literal["api", "sync"]
 
@@ -55,26 +55,6 @@ class MintedTokenRecord:
     repository: str  # the publisher's lookup key, casefolded
     issued_at: datetime
     expires_at: datetime
-
-
-class MintRow(NamedTuple):
-    """One publisher's share of a mint: its minted_tokens row and its `mint` audit event.
-
-    Times are Unix seconds. A tuple, not a dataclass: a batch holds hundreds, built and
-    read column by column on the mint journal's drain (trust/records.py).
-    """
-
-    at: float  # when it was minted: the event's time
-    issuer: str
-    run: str | None  # the CI run that asked (trust/records.py run_id)
-    jti: str
-    issued: int
-    expires: int
-    projects: tuple[str, ...]  # every project of the token
-    publisher_id: int | None
-    project: str  # this publisher's
-    identity: str  # the publisher's, as the event's actor names it
-    repository: str  # the publisher's lookup key, casefolded
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,6 @@ from typing import Protocol
 from service.store.records_publishing import (
     ApiTokenRecord,
     MintedTokenRecord,
-    MintRow,
     PendingPublisherRecord,
     PublisherRecord,
     PublisherSource,
@@ -67,8 +66,11 @@ class PublisherSteps(Protocol):
 
     async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None: ...
 
-    async def record_mints(self, rows: Sequence[MintRow]) -> None:
-        """Each row's minted_tokens row and `mint` audit event (the mint records)."""
+    async def record_mints(self, records: Sequence[bytes]) -> None:
+        """Each mint's minted_tokens rows and `mint` audit events. A record is the mint as
+        JSON: [at, issuer, run, jti, issued, expires, [project, ...], [[publisher_id,
+        project, identity, repository], ...]], times in Unix seconds, one inner list per
+        publisher the token was minted for (trust/records.py MintEntry writes it)."""
 
     async def minted_jtis(self, jtis: Sequence[str]) -> set[str]:
         """Those of `jtis` that minted_tokens holds."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -30,7 +30,6 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from service.minting.tokens import Minted, Planned
 from service.publishers.base import Claims
 from service.store.base import Store
-from service.store.records_publishing import MintRow
 from service.trust import Trusted
 from service.trust.groupcommit import GroupCommit
 
@@ -96,20 +95,17 @@ class MintEntry:
     expires: int
     projects: tuple[str, ...]
     uses: tuple[Use, ...]
+    # The entry as JSON, in the store's mint record format (Transaction.record_mints),
+    # made once: the journal sends it to Redis, the drain hands it to SQL as it is.
+    encoded: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        uses = [[u.ref, u.project, u.identity, u.repository] for u in self.uses]
+        fields = [self.at, self.issuer, self.run, self.jti, self.issued, self.expires]
+        object.__setattr__(self, "encoded", _COMPACT([*fields, self.projects, uses]).encode())
 
     def to_json(self) -> bytes:
-        return _COMPACT(
-            [
-                self.at,
-                self.issuer,
-                self.run,
-                self.jti,
-                self.issued,
-                self.expires,
-                self.projects,
-                [[u.ref, u.project, u.identity, u.repository] for u in self.uses],
-            ]
-        ).encode()
+        return self.encoded
 
     @classmethod
     def from_json(cls, raw: bytes) -> MintEntry:
@@ -189,25 +185,7 @@ class RecordWriter:
             for (at, run), refs in by_use.items():
                 when = _at(at)
                 await tx.mark_publisher_used(refs, when, run, unless_since=when - LAST_USED_EVERY)
-            await tx.record_mints(
-                [
-                    MintRow(
-                        e.at,
-                        e.issuer,
-                        e.run,
-                        e.jti,
-                        e.issued,
-                        e.expires,
-                        e.projects,
-                        u.ref,
-                        u.project,
-                        u.identity,
-                        u.repository,
-                    )
-                    for e in entries
-                    for u in e.uses
-                ]
-            )
+            await tx.record_mints([entry.encoded for entry in entries])
         for ref, entry in latest.items():  # committed
             self._used[ref] = entry.at
 
