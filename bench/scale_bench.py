@@ -38,9 +38,9 @@ from scale_lookup import lookup_stage
 from scale_memory import jwks_memory, redis_growth
 from scale_migration import online_migration
 from scale_setup import (
-    REDIS_URL,
     Keys,
     add_bench_publisher,
+    bench_redis,
     create_database,
     database_url,
     drop_database,
@@ -254,11 +254,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.replot is not None:
         plot(json.loads(args.replot.read_text(encoding="utf-8"))["rows"], args.plot)
         return 0
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        print(f"setup failed: Redis at {REDIS_URL}: {exc}", file=sys.stderr)
+    client = bench_redis()
+    if client is None:
         return 2
     print(
         f"machine: {platform.platform()}, {os.cpu_count()} cores, Python"

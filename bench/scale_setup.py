@@ -46,6 +46,19 @@ def database_url(level: int) -> str:
 
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def bench_redis() -> redis.Redis | None:
+    """The benches' Redis, or None (said on stderr) when it does not answer."""
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        print(f"setup failed: Redis at {REDIS_URL}: {exc}", file=sys.stderr)
+        return None
+    return client
+
+
 KID = "scale-bench-1"
 # What github_claims() signs: the one publisher the bench's tokens match.
 PUBLISHER = {

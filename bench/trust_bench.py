@@ -48,8 +48,8 @@ from issuer import JWKSServer
 from scale_lookup import _asks
 from scale_setup import (
     PUBLISHER,
-    REDIS_URL,
     add_bench_publisher,
+    bench_redis,
     create_database,
     database_url,
     drop_database,
@@ -246,11 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
-    client = redis.Redis.from_url(REDIS_URL)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        print(f"setup failed: Redis at {REDIS_URL}: {exc}", file=sys.stderr)
+    client = bench_redis()
+    if client is None:
         return 2
     print(f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     sweep(client)

@@ -76,7 +76,7 @@ class MintedSql(Steps):
             return
         rows = [row for record in records for row in _rows(record)]
         await self.record_minted([_token(row) for row in rows])
-        await self.insert_many(AuditEventRow, [audit_columns(mint_event(row)) for row in rows])
+        await self.insert_many(AuditEventRow, [audit_columns(_mint_event(row)) for row in rows])
 
     async def record_minted(self, tokens: Sequence[MintedTokenRecord]) -> None:
         await self.insert_many(
@@ -157,7 +157,7 @@ def _token(row: MintRow) -> MintedTokenRecord:
     )
 
 
-def mint_event(row: MintRow) -> AuditEvent:
+def _mint_event(row: MintRow) -> AuditEvent:
     """The `mint` audit event of a row, as _RECORD_MINTS builds it on PostgreSQL."""
     return AuditEvent(
         event="mint",

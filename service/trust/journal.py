@@ -30,7 +30,7 @@ moved to the `:rejected` stream and logged, never dropped.
 
 Why not commit to SQL before answering (trust/records.py `SqlMintRecorder`, still
 the path without Redis): that is a second round trip and a transaction on every
-mint: 0.63x the file-only mint's throughput against 0.83-0.88x with the journal
+mint: 0.70x the file-only mint's throughput against about 0.9x with the journal
 (BENCHMARKS.md, "Trust from the database").
 """
 
