@@ -174,7 +174,7 @@ class RedisMintJournal:
         was the token's first use. ReplayUnavailable when Redis cannot answer,
         RecordUnavailable when too many records already wait for SQL."""
         entry = mint_entry(issuer, claims, used, minted, self.clock())
-        arguments = (2, replay_key(issuer, jti), self.key, until, entry.to_json(), self.max_backlog)
+        arguments = (2, replay_key(issuer, jti), self.key, until, entry.encoded, self.max_backlog)
         try:
             try:
                 # The command itself, as replay.py does: redis-py's Script object adds
@@ -296,7 +296,8 @@ class RedisMintJournal:
         """Write `good`, set `bad` aside, then delete all of them from the stream."""
         refused = 0
         try:
-            await self.writer.write([entry for _, entry in good], again=again)
+            if good:  # a sweep can find nothing but junk: no transaction for it
+                await self.writer.write([entry for _, entry in good], again=again)
         except SQLAlchemyError as exc:
             if not refused_by_sql(exc):
                 raise
@@ -309,7 +310,7 @@ class RedisMintJournal:
                 except SQLAlchemyError as alone:
                     if not refused_by_sql(alone):
                         raise
-                    bad.append((entry_id, entry.to_json(), type(alone).__name__))
+                    bad.append((entry_id, entry.encoded, type(alone).__name__))
                     refused += 1
         for entry_id, raw, why in bad:
             log.error(

@@ -1,4 +1,4 @@
-"""What one mint leaves behind, and the SQL that writes a batch of them.
+"""What one mint leaves behind, and the writer that records a batch of them.
 
 Every mint on the database source leaves: each used publisher's last use, one
 `mint` audit event per project, and one `minted_tokens` row per project (jti,
@@ -104,9 +104,6 @@ class MintEntry:
         fields = [self.at, self.issuer, self.run, self.jti, self.issued, self.expires]
         object.__setattr__(self, "encoded", _COMPACT([*fields, self.projects, uses]).encode())
 
-    def to_json(self) -> bytes:
-        return self.encoded
-
     @classmethod
     def from_json(cls, raw: bytes) -> MintEntry:
         """Raises ValueError (json.JSONDecodeError included) or TypeError on a bad entry."""
@@ -157,8 +154,8 @@ class RecordWriter:
 
     It remembers when it last wrote each publisher's last use, and leaves that UPDATE
     out of a batch for publishers it wrote less than LAST_USED_EVERY ago: most batches
-    are then two INSERTs. (The UPDATE's own condition still spares rows another
-    replica wrote.)
+    are then the one statement of Transaction.record_mints (two INSERTs on SQLite).
+    (The UPDATE's own condition still spares rows another replica wrote.)
     """
 
     def __init__(self, store: Store, *, remembered: int = 100_000) -> None:

@@ -346,7 +346,7 @@ async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
         too_long = MintEntry(
             NOW, ISSUER, None, "b", NOW, NOW + 900, ("x",), (Use(None, "x" * 300, "i", "r"),)
         )
-        await redis.xadd(key, {b"e": too_long.to_json()})
+        await redis.xadd(key, {b"e": too_long.encoded})
         assert await record(journal, trusted, "c")
 
         assert await journal.drain() == 2
