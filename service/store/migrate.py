@@ -7,9 +7,12 @@ for the CLI, for the embedded SQLite created on first use, and in tests.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
+import os
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,9 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # replicas running `db upgrade` at once take turns instead of racing.
 _PG_MIGRATION_LOCK = 0x6D696E74
 _LOCK_POLL_SECONDS = 0.2
+# An embedded file is migrated by whichever process opens it first; the others wait
+# about this long between looks (a second worker starts within a fraction of a second).
+_FILE_LOCK_POLL_SECONDS = 0.05
 
 
 def alembic_config(url: str | None = None) -> Config:
@@ -85,7 +91,7 @@ _Steps = Callable[[ScriptDirectory, str, str], list[RevisionStep]]
 
 async def _migrate(engine: AsyncEngine, steps: _Steps, revision: str) -> None:
     turn = _turns.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-    async with turn, engine.connect() as conn:
+    async with turn, _file_turn(engine), engine.connect() as conn:
         locked = conn.dialect.name == "postgresql"
         if locked:
             await _lock(conn)
@@ -115,6 +121,39 @@ async def _lock(conn: AsyncConnection) -> None:
         if taken:
             return
         await asyncio.sleep(_LOCK_POLL_SECONDS)
+
+
+def lock_file(database: str) -> str:
+    """The lock file beside an SQLite database (it stays, empty, once made)."""
+    return f"{database}-migrate.lock"
+
+
+@asynccontextmanager
+async def _file_turn(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Processes migrating one SQLite file take turns, by a lock file beside it.
+
+    `mintgate serve` with several workers opens the embedded database in each at
+    once: without turns, both run the same steps and one fails on alembic_version
+    (its trust then answers 503 until a retry). The second waits here, then finds
+    the file at head. A lock file, not the database: closing any other descriptor
+    of the database would drop the POSIX locks SQLite holds on it in this process.
+    """
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    lock = os.open(lock_file(database), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                await asyncio.sleep(_FILE_LOCK_POLL_SECONDS)
+            else:
+                break
+        yield
+    finally:
+        os.close(lock)  # and the lock with it
 
 
 def _current(conn: Connection) -> str | None:

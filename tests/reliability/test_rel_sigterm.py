@@ -116,7 +116,10 @@ async def drive(
     process: subprocess.Popen[bytes], base: str, tokens: Iterator[str]
 ) -> tuple[list[Outcome], float]:
     outcomes: list[Outcome] = []
+    # Set after BEFORE_SIGTERM answers, or once every client has stopped: then the
+    # assertions on `outcomes` say why, instead of a bare timeout.
     enough = asyncio.Event()
+    stopped = 0
     sigterm = float("inf")
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     async with httpx.AsyncClient(
@@ -124,6 +127,15 @@ async def drive(
     ) as client:
 
         async def one_client() -> None:
+            nonlocal stopped
+            try:
+                await mint_until_refused()
+            finally:
+                stopped += 1
+                if stopped == CLIENTS:
+                    enough.set()
+
+        async def mint_until_refused() -> None:
             # Keeps going after the signal until the server stops answering: load, not a drain.
             for token in tokens:
                 written: list[float] = []
@@ -138,7 +150,8 @@ async def drive(
                     return
                 minted = response.status_code == 200 and isinstance(body.get("token"), str)
                 done = time.monotonic()
-                outcomes.append(Outcome(written[0], done, response.status_code, minted, None))
+                refusal = None if minted else response.text[:300]
+                outcomes.append(Outcome(written[0], done, response.status_code, minted, refusal))
                 if len(outcomes) >= BEFORE_SIGTERM:
                     enough.set()
                 if not minted or process.poll() is not None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import fcntl
+import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,6 +18,7 @@ from store.store_fixtures import Database
 
 from service.cli import main
 from service.store import StoreError, migrate, open_store
+from service.store.engine import create_engine
 from service.store.models import Base
 
 pytestmark = pytest.mark.anyio
@@ -197,3 +202,37 @@ async def test_0008_stamps_approvals_already_under_way_and_downgrades_cleanly(
     # Stamped with the migration's time: the sweep recovers it once the bound has passed.
     assert stuck.approving_since is not None
     assert before - timedelta(seconds=1) <= stuck.approving_since <= datetime.now(UTC)
+
+
+async def test_a_migration_waits_while_another_process_migrates_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `mintgate serve` with several workers opens the embedded database in each at once.
+    # Without turns both run the same steps, and one fails on alembic_version.
+    database = str(tmp_path / "shared.sqlite3")
+    flock = fcntl.flock
+    refused = asyncio.Event()
+
+    def watched(fd: Any, operation: int) -> None:
+        try:
+            flock(fd, operation)
+        except BlockingIOError:
+            refused.set()
+            raise
+
+    monkeypatch.setattr(fcntl, "flock", watched)
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    try:
+        other = os.open(migrate.lock_file(database), os.O_RDWR | os.O_CREAT)  # as if a process
+        try:
+            flock(other, fcntl.LOCK_EX)
+            upgrading = asyncio.create_task(migrate.upgrade(engine))
+            async with asyncio.timeout(10):
+                await refused.wait()
+            assert await migrate.current(engine) is None
+        finally:
+            os.close(other)
+        await upgrading
+        assert await migrate.current(engine) == migrate.head()
+    finally:
+        await engine.dispose()
