@@ -25,7 +25,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from service.app import create_app as create_mintgate
-from service.asgi import settle_heap
+from service.asgi import settled
 from service.ratelimit import Rate
 from service.settings import Settings
 
@@ -55,6 +55,4 @@ def create_app() -> Starlette:
         rate_limit_mint_ip=Rate(10**9, 60),
         rate_limit_mint_publisher=Rate(10**9, 60),
     )
-    app = create_mintgate(settings)
-    settle_heap()  # as service.asgi.app_from_env does for `mintgate serve`
-    return app
+    return settled(create_mintgate(settings))  # as service.asgi.app_from_env does

@@ -17,6 +17,7 @@ from pathlib import Path
 from starlette.applications import Starlette
 
 from service.app import create_app as create_mintgate
+from service.asgi import settled
 from service.ratelimit import Rate
 from service.settings import Settings
 
@@ -43,4 +44,5 @@ def create_app() -> Starlette:
         rate_limit_mint_ip=Rate(10**9, 60),
         rate_limit_mint_publisher=Rate(10**9, 60),
     )
-    return create_mintgate(settings)
+    # The heap settled as `mintgate serve`'s workers settle it (service.asgi.settled).
+    return settled(create_mintgate(settings))

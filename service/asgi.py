@@ -5,18 +5,64 @@ Each worker is a fresh interpreter: it reads the same MINTGATE_* variables and b
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 
 from service.app import create_app
 from service.settings import Settings
+from service.trust import TrustUnavailable
+
+# How long a worker waits for its first look at the database before it settles the heap
+# without it (a database that is down at start-up is opened later, unsettled).
+WARM_WITHIN = 30.0
 
 
 def app_from_env() -> Starlette:
-    app = create_app(Settings.from_env())
+    return settled(create_app(Settings.from_env()))
+
+
+def settled(app: Starlette) -> Starlette:
+    """Settle the heap now, and again once the app has warmed up (`mintgate serve`'s
+    workers and the benches that stand for them; never tests, whose heap would leak).
+
+    Warm means the trust index's first poll has succeeded. The database is opened
+    lazily, so its engine, dialect, driver and Alembic's scripts (the revision
+    check loads every migration) are built then, after the first settling, and
+    every full collection would walk them again: on the database source that
+    tripled the garbage collector's share of a mint (bench/trust_cpu.py's apps, one
+    per process: 37 against 14 us a mint). `app.state.heap_settled` is set once the
+    second settling is done.
+    """
     settle_heap()
+    app.state.heap_settled = asyncio.Event()
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with inner(app):  # create_app's lifespan keeps no per-lifespan state
+            warming = asyncio.create_task(_settle_when_warm(app))
+            try:
+                yield
+            finally:
+                warming.cancel()
+                await asyncio.gather(warming, return_exceptions=True)
+
+    app.router.lifespan_context = lifespan
     return app
+
+
+async def _settle_when_warm(app: Starlette) -> None:
+    index = app.state.trust_index  # None on the TOML source: nothing is opened lazily
+    if index is not None:
+        with contextlib.suppress(TrustUnavailable, TimeoutError):
+            async with asyncio.timeout(WARM_WITHIN):
+                await index.caught_up()
+    settle_heap()
+    app.state.heap_settled.set()
 
 
 def settle_heap() -> None:

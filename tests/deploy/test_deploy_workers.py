@@ -169,3 +169,35 @@ def test_worker_processes_build_the_app_from_the_environment() -> None:
 
     module, name = APP_FACTORY.split(":")
     assert (module, name) == (app_from_env.__module__, app_from_env.__name__)
+
+
+# A worker's start-up, as uvicorn runs it, then: is the database's engine, opened lazily
+# at the trust index's first poll, left out of later garbage collections?
+_WORKER_HEAP = """
+import asyncio, gc
+from service.asgi import app_from_env
+app = app_from_env()
+async def main() -> None:
+    async with app.router.lifespan_context(app):
+        await asyncio.wait_for(app.state.heap_settled.wait(), 60)
+        engine = app.state.trust_index.feed.store._store.engine
+        walked = any(o is engine for o in gc.get_objects())
+        print("walked" if walked else "settled", flush=True)
+asyncio.run(main())
+"""
+
+
+def test_a_worker_settles_its_heap_again_once_the_database_is_open(tmp_path: Path) -> None:
+    # Full collections walk every tracked object: what start-up built, the database's
+    # engine, dialect and Alembic's scripts included, must not be walked again.
+    env = child_env({"MINTGATE_DATABASE_URL": f"sqlite:///{tmp_path / 'mintgate.sqlite3'}"})
+    done = subprocess.run(  # noqa: S603 (this interpreter, a script of the test's own)
+        [sys.executable, "-c", _WORKER_HEAP],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "settled"
