@@ -75,14 +75,12 @@ def run_id(claims: Claims) -> str | None:
     return None
 
 
-@dataclass(frozen=True, slots=True)
-class Use:
-    """One matched publisher of a mint: the project it trusted the run for."""
-
-    ref: int | None
-    project: str
-    identity: str
-    repository: str  # the lookup key, as minted_tokens keeps it
+# One matched publisher of a mint: (publisher id, project, identity, repository: the
+# lookup key, as minted_tokens keeps it). A plain tuple of plain values, not a class:
+# the cyclic garbage collector stops tracking such a tuple the first time it sees it,
+# and under load about LINGER seconds of records wait in memory for the drain, so
+# each of them would otherwise be walked again by every collection until then.
+Use = tuple[int | None, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +98,9 @@ class MintEntry:
     encoded: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        uses = [[u.ref, u.project, u.identity, u.repository] for u in self.uses]
-        fields = [self.at, self.issuer, self.run, self.jti, self.issued, self.expires]
-        object.__setattr__(self, "encoded", _COMPACT([*fields, self.projects, uses]).encode())
+        fields = (self.at, self.issuer, self.run, self.jti, self.issued, self.expires)
+        encoded = _COMPACT((*fields, self.projects, self.uses)).encode()  # tuples: arrays
+        object.__setattr__(self, "encoded", encoded)
 
     @classmethod
     def from_json(cls, raw: bytes) -> MintEntry:
@@ -117,7 +115,7 @@ class MintEntry:
             expires=int(expires),
             projects=tuple(_text(p) for p in projects),
             uses=tuple(
-                Use(None if ref is None else int(ref), _text(p), _text(i), _text(r))
+                (None if ref is None else int(ref), _text(p), _text(i), _text(r))
                 for ref, p, i, r in uses
             ),
         )
@@ -138,12 +136,7 @@ def mint_entry(
         expires=minted.expires,
         projects=minted.projects,
         uses=tuple(
-            Use(
-                t.ref,
-                t.project,
-                t.publisher.identity,
-                t.publisher.lookup_key[:COLUMN_LENGTH],
-            )
+            (t.ref, t.project, t.publisher.identity, t.publisher.lookup_key[:COLUMN_LENGTH])
             for t in used
         ),
     )
@@ -173,9 +166,9 @@ class RecordWriter:
             # The latest use of each publisher in the batch is what last_used_at keeps.
             latest: dict[int, MintEntry] = {}
             for entry in entries:
-                for use in entry.uses:
-                    if use.ref is not None and entry.at - self._used.get(use.ref, 0) >= every:
-                        latest[use.ref] = entry
+                for ref, _, _, _ in entry.uses:
+                    if ref is not None and entry.at - self._used.get(ref, 0) >= every:
+                        latest[ref] = entry
             by_use: dict[tuple[float, str | None], list[int]] = {}
             for ref, entry in latest.items():
                 by_use.setdefault((entry.at, entry.run), []).append(ref)

@@ -38,7 +38,6 @@ from service.trust.records import (
     MintEntry,
     RecordUnavailable,
     RecordWriter,
-    Use,
     refused_by_sql,
 )
 from service.trust.sql import SqlTrustStore
@@ -344,7 +343,7 @@ async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
         trusted = await used(pg_store, issuers)
         assert await record(journal, trusted, "a")
         too_long = MintEntry(
-            NOW, ISSUER, None, "b", NOW, NOW + 900, ("x",), (Use(None, "x" * 300, "i", "r"),)
+            NOW, ISSUER, None, "b", NOW, NOW + 900, ("x",), ((None, "x" * 300, "i", "r"),)
         )
         await redis.xadd(key, {b"e": too_long.encoded})
         assert await record(journal, trusted, "c")
@@ -583,7 +582,7 @@ async def last_use(store: SqlStore) -> tuple[datetime | None, str | None]:
 
 def entry_at(trusted: list[Trusted], at: float, run: str) -> MintEntry:
     (t,) = trusted
-    use = Use(t.ref, t.project, t.publisher.identity, t.publisher.lookup_key)
+    use = (t.ref, t.project, t.publisher.identity, t.publisher.lookup_key)
     return MintEntry(
         at, ISSUER, run, f"jti-{run}", int(at), int(at) + 900, ("sampleproject",), (use,)
     )
