@@ -215,6 +215,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     app.state.settings = settings
     app.state.exchange = exchange
     app.state.trust_index = sources.index  # None on the TOML source
+    app.state.trust_loaded = sources.loaded  # /readyz
     app.state.mint_journal = journal  # None without Redis or on the TOML source
     app.state.public_jwks = keys.public_jwks()
     app.state.revocations = revocations

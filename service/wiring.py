@@ -55,7 +55,7 @@ from service.scanning.partner import GitHubPartner
 from service.scanning.revokers import ApiTokenRevoker, MintedTokenRevoker, TokenRevoker
 from service.settings import Settings, SettingsError
 from service.store import Store, StoreError
-from service.trust import TrustStore
+from service.trust import TrustStore, TrustUnavailable
 from service.trust.index import TrustIndex
 from service.trust.journal import RedisMintJournal, journal_key
 from service.trust.pending import PendingTrust
@@ -228,6 +228,19 @@ class TrustSources:
         if self.index is not None:
             jobs.append(self.index.follow())
         return jobs
+
+    async def loaded(self) -> bool:
+        """Trust has been read once: the publishers file applied and the change feed
+        followed (tried now, if not yet). Until then every mint is a 503, so the replica
+        is not ready; once loaded, a later outage is the exchange's 503 to answer."""
+        try:
+            if self.file is not None:
+                await self.file.ensure()
+            if self.index is not None and not self.index.followed:
+                await self.index.caught_up()
+        except TrustUnavailable:
+            return False
+        return True
 
     async def aclose(self) -> None:
         """Before the store closes: no poll, file sync or mint record still running."""

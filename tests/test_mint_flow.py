@@ -180,6 +180,17 @@ async def test_audience_and_well_known_documents(make_client: Any) -> None:
     assert meta["issuer"] == SERVICE
     assert meta["jwks_uri"] == f"{SERVICE}/.well-known/jwks.json"
     assert health.status_code == ready.status_code == 200
+    assert ready.json() == {"status": "ok", "replay": "ok", "trust": "ok"}
+
+
+async def test_not_ready_until_the_trusted_publishers_have_loaded(make_client: Any) -> None:
+    # A replica that has never read its publishers (its database unreachable since it
+    # started) can only refuse mints: a load balancer must not send it any.
+    unreachable = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
+    async with make_client(database_url=unreachable) as client:
+        ready = await client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json() == {"status": "unavailable", "replay": "ok", "trust": "not loaded"}
 
 
 async def test_hundred_concurrent_requests_with_a_new_kid_fetch_once(

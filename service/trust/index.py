@@ -82,6 +82,11 @@ class TrustIndex:
         return len(self._answers)
 
     @property
+    def followed(self) -> bool:
+        """A poll has succeeded since start-up (it stays so through later outages)."""
+        return self._seen is not None
+
+    @property
     def current(self) -> bool:
         since = self._current_since
         return since is not None and self.monotonic() - since < self.bound

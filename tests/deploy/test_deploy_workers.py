@@ -133,7 +133,8 @@ def test_two_workers_serve_and_stop_cleanly_on_sigterm(
 
         wait_until(healthy, process, "healthy")
         wait_until(lambda: len(children(process.pid)) == 2, process, "running two workers")
-        assert client.get(f"{base}/readyz").json() == {"status": "ok", "replay": "ok"}
+        ready = client.get(f"{base}/readyz").json()
+        assert ready == {"status": "ok", "replay": "ok", "trust": "ok"}
         # Every worker publishes the same keys: they were read from the same files.
         documents = {client.get(f"{base}/.well-known/jwks.json").text for _ in range(8)}
         assert len(documents) == 1
