@@ -42,6 +42,7 @@ from service.settings import Settings
 from service.staging.wiring import approvals as staging_approvals
 from service.store import Store, open_store
 from service.store.lazy import LazyStore
+from service.trust.unwritten import UnwrittenMints
 from service.wiring import (
     check_tls,
     key_cache,
@@ -129,6 +130,7 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
         accounts_api,
         staging=staging_approvals(settings.staging, accounts_api.accounts, client, accounts_api.rp),
         revocations=revocations,
+        unwritten=None if journal is None or redis is None else UnwrittenMints(redis, journal.key),
     )
     exchange = Exchange(
         issuers=issuers,

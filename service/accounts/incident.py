@@ -13,7 +13,11 @@ or fall together; a revocation store that cannot answer rolls the freeze back
 
 A mint that read the publisher just before the freeze committed records its token
 just after: the minted-token log is read again once the freeze is visible, and
-what that second pass revokes is audited on its own.
+what that second pass revokes is audited on its own. With the mint journal that
+record can reach SQL seconds later still (trust/unwritten.py): the second pass
+then first waits until every replica sees the freeze and every mint that read
+the publisher before it has claimed, and reads the journal's unwritten records
+before minted_tokens.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, Protocol
 
 from service.accounts import notify
 from service.accounts.core import Context, Deps, audit
@@ -63,6 +67,12 @@ class Window:
             return "since: must not be later than until"
         return None
 
+    def holds(self, issued: datetime) -> bool:
+        """As minted_tokens is asked: both ends included."""
+        return (self.since is None or issued >= self.since) and (
+            self.until is None or issued <= self.until
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Frozen:
@@ -73,6 +83,19 @@ class Frozen:
 
 class _Unavailable(Exception):
     """Raised inside the transaction so it rolls back whole."""
+
+
+class UnwrittenMints(Protocol):
+    """Mints answered whose records may not be in minted_tokens yet (trust/unwritten.py)."""
+
+    async def settle(self) -> None:
+        """Return once every mint that read trust before this call has been recorded."""
+
+    async def minted(
+        self, *, publisher_id: int | None, repository: str | None
+    ) -> list[MintedTokenRecord]:
+        """Raises RevocationUnavailable when they cannot be read."""
+        ...
 
 
 def _unavailable() -> Refusal:
@@ -106,14 +129,27 @@ async def _minted(
     publisher_id: int | None = None,
     repository: str | None = None,
     window: Window,
+    unwritten: UnwrittenMints | None = None,
 ) -> list[MintedTokenRecord]:
-    return await tx.minted_tokens(
+    """Unexpired tokens issued in the window: the journal's unwritten records first, then
+    minted_tokens (a record written and dropped from the journal in between is in the
+    second read)."""
+    unexpired = deps.now() - timedelta(seconds=REVOCATION_MARGIN)
+    early: list[MintedTokenRecord] = []
+    if unwritten is not None:
+        try:
+            found = await unwritten.minted(publisher_id=publisher_id, repository=repository)
+        except RevocationUnavailable:
+            raise _Unavailable from None
+        early = [t for t in found if t.expires_at > unexpired and window.holds(t.issued_at)]
+    logged = await tx.minted_tokens(
         publisher_id=publisher_id,
         repository=repository,
-        unexpired_at=deps.now() - timedelta(seconds=REVOCATION_MARGIN),
+        unexpired_at=unexpired,
         since=window.since,
         until=window.until,
     )
+    return [*early, *logged]
 
 
 async def _freeze(
@@ -149,10 +185,15 @@ async def _second_pass(
     publisher: PublisherRecord,
     window: Window,
     done: set[str],
+    unwritten: UnwrittenMints | None,
 ) -> int:
     """Tokens recorded by mints that raced the freeze; audited when there are any."""
+    if unwritten is not None:
+        await unwritten.settle()
     async with deps.store.transaction() as tx:
-        tokens = await _minted(tx, deps, publisher_id=publisher.id, window=window)
+        tokens = await _minted(
+            tx, deps, publisher_id=publisher.id, window=window, unwritten=unwritten
+        )
         late = await _revoke(revocations, tokens, done)
         if late:
             await audit(
@@ -175,10 +216,11 @@ async def _frozen_result(
     publisher: PublisherRecord,
     window: Window,
     outcome: tuple[bool, set[str]],
+    unwritten: UnwrittenMints | None,
 ) -> Frozen | Refusal:
     changed, revoked = outcome
     try:
-        late = await _second_pass(deps, ctx, revocations, publisher, window, revoked)
+        late = await _second_pass(deps, ctx, revocations, publisher, window, revoked, unwritten)
     except _Unavailable:
         return _unavailable()
     async with deps.store.transaction() as tx:
@@ -207,6 +249,7 @@ async def freeze_publisher(
     project: str,
     publisher_id: int,
     window: Window = Window(),
+    unwritten: UnwrittenMints | None = None,
 ) -> Frozen | Refusal:
     """An owner freezes one of the project's publishers; its tokens are revoked."""
     problem = window.problem()
@@ -221,7 +264,7 @@ async def freeze_publisher(
             outcome = await _freeze(tx, deps, ctx, revocations, publisher, window)
     except _Unavailable:
         return _unavailable()
-    result = await _frozen_result(deps, ctx, revocations, publisher, window, outcome)
+    result = await _frozen_result(deps, ctx, revocations, publisher, window, outcome, unwritten)
     if not isinstance(result, Refusal):
         detail = f"{owned.name}: {describe(publisher.spec)}; {result.revoked} tokens revoked"
         await deps.notify(*notices(owned, "publisher-frozen", detail))
@@ -296,6 +339,7 @@ async def operator_freeze(
     revocations: RevocationStore,
     publisher_id: int,
     window: Window = Window(),
+    unwritten: UnwrittenMints | None = None,
 ) -> Frozen | Refusal:
     problem = window.problem()
     if problem is not None:
@@ -308,7 +352,7 @@ async def operator_freeze(
             outcome = await _freeze(tx, deps, ctx, revocations, publisher, window)
     except _Unavailable:
         return _unavailable()
-    return await _frozen_result(deps, ctx, revocations, publisher, window, outcome)
+    return await _frozen_result(deps, ctx, revocations, publisher, window, outcome, unwritten)
 
 
 async def operator_unfreeze(
@@ -331,6 +375,7 @@ async def revoke_minted(
     publisher_id: int | None = None,
     repository: str | None = None,
     window: Window = Window(),
+    unwritten: UnwrittenMints | None = None,
 ) -> int | Refusal:
     """Revoke unexpired tokens minted for a publisher and/or a repository; how many."""
     if publisher_id is None and repository is None:
@@ -345,7 +390,12 @@ async def revoke_minted(
     try:
         async with deps.store.transaction() as tx:
             tokens = await _minted(
-                tx, deps, publisher_id=publisher_id, repository=key, window=window
+                tx,
+                deps,
+                publisher_id=publisher_id,
+                repository=key,
+                window=window,
+                unwritten=unwritten,
             )
             revoked = await _revoke(revocations, tokens, set())
             await audit(

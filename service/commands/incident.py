@@ -12,12 +12,15 @@ import datetime
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from service.accounts.incident import Window
 from service.publishers.base import Refusal
 from service.redisclient import redis_client
 from service.revocation import RedisRevocationStore, RevocationStore
 from service.settings import Settings
+from service.trust.journal import journal_key
+from service.trust.unwritten import UnwrittenMints
 
 
 def instant(text: str) -> datetime.datetime:
@@ -44,8 +47,16 @@ def window(args: argparse.Namespace) -> Window:
     return Window(args.since, args.until)
 
 
+@dataclass(frozen=True, slots=True)
+class Revoking:
+    store: RevocationStore
+    # The mint journal's records not yet in SQL (trust/unwritten.py): what `serve` records
+    # with Redis on the database source, unless MINTGATE_MINT_JOURNAL=off.
+    unwritten: UnwrittenMints | None
+
+
 @asynccontextmanager
-async def revocations(settings: Settings) -> AsyncIterator[RevocationStore | None]:
+async def revocations(settings: Settings) -> AsyncIterator[Revoking | None]:
     """The shared revocation store; None (after printing why) without MINTGATE_REDIS_URL."""
     if settings.redis_url is None:
         print(
@@ -56,8 +67,12 @@ async def revocations(settings: Settings) -> AsyncIterator[RevocationStore | Non
         yield None
         return
     client = redis_client(settings.redis_url)
+    journaled = settings.trust_source == "database" and settings.mint_journal
+    key = journal_key(settings.database_url)
     try:
-        yield RedisRevocationStore(client)
+        yield Revoking(
+            RedisRevocationStore(client), UnwrittenMints(client, key) if journaled else None
+        )
     finally:
         await client.aclose()
 

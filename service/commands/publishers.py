@@ -99,11 +99,16 @@ async def _incident(settings: Settings, args: argparse.Namespace) -> int:
                 return incident.refused(found)
             print(f"mintgate: publisher {found.id} ({found.spec.identity}) unfrozen")
             return 0
-        async with incident.revocations(settings) as revocations:
-            if revocations is None:
+        async with incident.revocations(settings) as revoking:
+            if revoking is None:
                 return 2
             frozen = await operator_freeze(
-                deps, ctx, revocations, args.publisher_id, incident.window(args)
+                deps,
+                ctx,
+                revoking.store,
+                args.publisher_id,
+                incident.window(args),
+                unwritten=revoking.unwritten,
             )
     finally:
         await store.close()

@@ -78,16 +78,17 @@ async def _revoke_minted(store: Store, settings: Settings, args: argparse.Namesp
         print("mintgate: give --publisher ID or --repository NAME (or both)", file=sys.stderr)
         return 2
     deps = deps_for(store, settings.smtp_url, settings.smtp_from, settings.two_factor_required_from)
-    async with incident.revocations(settings) as revocations:
-        if revocations is None:
+    async with incident.revocations(settings) as revoking:
+        if revoking is None:
             return 2
         revoked = await revoke_minted(
             deps,
             Context(actor=operator()),
-            revocations,
+            revoking.store,
             publisher_id=args.publisher,
             repository=args.repository,
             window=incident.window(args),
+            unwritten=revoking.unwritten,
         )
     if isinstance(revoked, Refusal):
         return incident.refused(revoked)

@@ -157,7 +157,12 @@ async def freeze(request: Request) -> Response:
         unavailable = Refusal(SERVICE_UNAVAILABLE, "no revocation store is configured")
         return await refused(request, unavailable, auth)
     frozen = await incident.freeze_publisher(
-        api.deps, context(request, auth), api.revocations, _name(request), publisher_id
+        api.deps,
+        context(request, auth),
+        api.revocations,
+        _name(request),
+        publisher_id,
+        unwritten=api.unwritten,
     )
     if isinstance(frozen, Refusal):
         return await refused(request, frozen, auth)

@@ -70,7 +70,13 @@ async def freeze(request: Request) -> Response | Refusal:
     if api.revocations is None:
         return Refusal(SERVICE_UNAVAILABLE, "no revocation store is configured")
     frozen = await incident.freeze_publisher(
-        api.deps, context(request, auth), api.revocations, project_of(request), publisher_id, span
+        api.deps,
+        context(request, auth),
+        api.revocations,
+        project_of(request),
+        publisher_id,
+        span,
+        unwritten=api.unwritten,
     )
     if isinstance(frozen, Refusal):
         return frozen

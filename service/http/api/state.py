@@ -12,6 +12,7 @@ from starlette.requests import Request
 
 from service.accounts.accounts import Accounts
 from service.accounts.core import Deps, Enforcement
+from service.accounts.incident import UnwrittenMints
 from service.accounts.notify import notifier_for
 from service.accounts.passwords import BreachChecker, PasswordPolicy, Passwords, load_common
 from service.accounts.secretbox import SecretBox
@@ -65,6 +66,8 @@ class ApiState:
     staging: Approvals | None = None
     # Where a freeze revokes minted tokens (issue 21): the store verifiers and the gateway read.
     revocations: RevocationStore | None = None
+    # With the mint journal: the records a freeze must read before minted_tokens.
+    unwritten: UnwrittenMints | None = None
 
     @property
     def deps(self) -> Deps:
