@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from fakeissuer import NOW
 from publishingkit import trust
 from starlette.routing import Mount
 
+from service.accounts import incident
 from service.accounts.core import Context, Deps
 from service.accounts.incident import Frozen, operator_freeze, revoke_minted
 from service.app import Overrides, create_app
@@ -67,84 +69,91 @@ async def minted(journal: RedisMintJournal, used: list[Trusted], jti: str) -> No
     assert claimed
 
 
-async def test_a_freeze_revokes_what_waits_in_the_journal_and_what_mints_until_it_settles(
-    redis: aioredis.Redis, store: SqlStore, issuers: Issuers, key: str
-) -> None:
+@dataclass
+class Scene:
+    """One trusted publisher, the journal its mints are recorded in, and a revocation store."""
+
+    redis: aioredis.Redis
+    key: str
+    publisher: Trusted
+    journal: RedisMintJournal
+    revocations: MemoryRevocationStore
+    deps: Deps
+
+    async def mint(self, jti: str) -> None:
+        await minted(self.journal, [self.publisher], jti)
+
+    async def freeze(self, unwritten: incident.UnwrittenMints | None = None) -> Frozen | Refusal:
+        assert self.publisher.ref is not None
+        return await operator_freeze(
+            self.deps, OPERATOR, self.revocations, self.publisher.ref, unwritten=unwritten
+        )
+
+
+@pytest.fixture
+async def scene(redis: aioredis.Redis, store: SqlStore, issuers: Issuers, key: str) -> Scene:
     (publisher,) = await publishers(store, issuers, "sampleproject")
     journal = RedisMintJournal(redis, store, key=key, clock=lambda: NOW)
-    await minted(journal, [publisher], "before")
+    revocations = MemoryRevocationStore(clock=lambda: NOW)
+    return Scene(redis, key, publisher, journal, revocations, Deps(store, clock=lambda: NOW))
+
+
+async def test_a_freeze_revokes_what_waits_in_the_journal_and_what_mints_until_it_settles(
+    scene: Scene,
+) -> None:
+    await scene.mint("before")
 
     async def another_replica_mints_before_it_sees_the_freeze(seconds: float) -> None:
-        await minted(journal, [publisher], "during")
+        await scene.mint("during")
 
-    unwritten = UnwrittenMints(redis, key, sleep=another_replica_mints_before_it_sees_the_freeze)
-    revocations = MemoryRevocationStore(clock=lambda: NOW)
-    assert publisher.ref is not None
-    frozen = await operator_freeze(
-        Deps(store, clock=lambda: NOW), OPERATOR, revocations, publisher.ref, unwritten=unwritten
-    )
+    waits = another_replica_mints_before_it_sees_the_freeze
+    frozen = await scene.freeze(UnwrittenMints(scene.redis, scene.key, sleep=waits))
 
     assert isinstance(frozen, Frozen), frozen
     assert frozen.revoked == 2
-    assert await revocations.is_revoked("before")
-    assert await revocations.is_revoked("during")
+    assert await scene.revocations.is_revoked("before")
+    assert await scene.revocations.is_revoked("during")
 
 
-async def test_without_the_journal_those_tokens_would_outlive_the_freeze(
-    redis: aioredis.Redis, store: SqlStore, issuers: Issuers, key: str
-) -> None:
+async def test_without_the_journal_those_tokens_would_outlive_the_freeze(scene: Scene) -> None:
     # What the test above guards: minted_tokens alone does not hold them yet.
-    (publisher,) = await publishers(store, issuers, "sampleproject")
-    journal = RedisMintJournal(redis, store, key=key, clock=lambda: NOW)
-    await minted(journal, [publisher], "unwritten")
-    revocations = MemoryRevocationStore(clock=lambda: NOW)
-    assert publisher.ref is not None
-    frozen = await operator_freeze(
-        Deps(store, clock=lambda: NOW), OPERATOR, revocations, publisher.ref
-    )
+    await scene.mint("unwritten")
+    frozen = await scene.freeze()
     assert isinstance(frozen, Frozen)
     assert frozen.revoked == 0
-    assert not await revocations.is_revoked("unwritten")
+    assert not await scene.revocations.is_revoked("unwritten")
 
 
 async def test_the_journal_is_read_by_publisher_and_repository_and_skips_what_does_not_parse(
-    redis: aioredis.Redis, store: SqlStore, issuers: Issuers, key: str
+    scene: Scene, store: SqlStore, issuers: Issuers
 ) -> None:
-    (publisher,) = await publishers(store, issuers, "sampleproject")
     (other,) = await publishers(store, issuers, "otherproject")
-    journal = RedisMintJournal(redis, store, key=key, clock=lambda: NOW)
-    await minted(journal, [publisher], "ours")
-    await minted(journal, [other], "theirs")
-    await redis.xadd(key, {b"e": b"not a record"})
-    unwritten = UnwrittenMints(redis, key)
+    await scene.mint("ours")
+    await minted(scene.journal, [other], "theirs")
+    await scene.redis.xadd(scene.key, {b"e": b"not a record"})
+    unwritten = UnwrittenMints(scene.redis, scene.key)
+    ref = scene.publisher.ref
 
-    ours = await unwritten.minted(publisher_id=publisher.ref, repository=None)
+    ours = await unwritten.minted(publisher_id=ref, repository=None)
     both = await unwritten.minted(publisher_id=None, repository=REPOSITORY)
-    neither = await unwritten.minted(publisher_id=publisher.ref, repository="octo-org/elsewhere")
+    neither = await unwritten.minted(publisher_id=ref, repository="octo-org/elsewhere")
 
-    assert [(t.jti, t.publisher_id, t.project) for t in ours] == [
-        ("ours", publisher.ref, "sampleproject")
-    ]
+    assert [(t.jti, t.publisher_id, t.project) for t in ours] == [("ours", ref, "sampleproject")]
     assert sorted(t.jti for t in both) == ["ours", "theirs"]
     assert neither == []
 
 
-async def test_revoke_minted_reads_the_journal_too(
-    redis: aioredis.Redis, store: SqlStore, issuers: Issuers, key: str
-) -> None:
-    (publisher,) = await publishers(store, issuers, "sampleproject")
-    journal = RedisMintJournal(redis, store, key=key, clock=lambda: NOW)
-    await minted(journal, [publisher], "unwritten")
-    revocations = MemoryRevocationStore(clock=lambda: NOW)
+async def test_revoke_minted_reads_the_journal_too(scene: Scene) -> None:
+    await scene.mint("unwritten")
     revoked = await revoke_minted(
-        Deps(store, clock=lambda: NOW),
+        scene.deps,
         OPERATOR,
-        revocations,
+        scene.revocations,
         repository=REPOSITORY,
-        unwritten=UnwrittenMints(redis, key),
+        unwritten=UnwrittenMints(scene.redis, scene.key),
     )
     assert revoked == 1
-    assert await revocations.is_revoked("unwritten")
+    assert await scene.revocations.is_revoked("unwritten")
 
 
 class DownJournal:
@@ -157,19 +166,8 @@ class DownJournal:
         raise RevocationUnavailable("redis: ConnectionError")
 
 
-async def test_a_journal_that_cannot_be_read_is_a_503_not_a_partial_answer(
-    store: SqlStore, issuers: Issuers
-) -> None:
-    (publisher,) = await publishers(store, issuers, "sampleproject")
-    revocations = MemoryRevocationStore(clock=lambda: NOW)
-    assert publisher.ref is not None
-    frozen = await operator_freeze(
-        Deps(store, clock=lambda: NOW),
-        OPERATOR,
-        revocations,
-        publisher.ref,
-        unwritten=DownJournal(),
-    )
+async def test_a_journal_that_cannot_be_read_is_a_503_not_a_partial_answer(scene: Scene) -> None:
+    frozen = await scene.freeze(DownJournal())
     assert isinstance(frozen, Refusal)
     assert frozen.code == SERVICE_UNAVAILABLE
 
