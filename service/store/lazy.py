@@ -8,6 +8,7 @@ account API (503, retried on the next request), never token minting.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -22,17 +23,37 @@ from service.store.base import Store, StoreError, Transaction
 UNAVAILABLE = (DBAPIError, OSError, DisconnectionError, PoolTimeout)
 
 
+# After a failed open, callers within this long fail at once instead of each trying
+# again: behind a database that never answers, a burst would otherwise queue on the
+# lock and wait one connect timeout each, the last one for all of them.
+RETRY_OPEN_AFTER = 1.0
+
+
 class LazyStore:
-    def __init__(self, opener: Callable[[], Awaitable[Store]]) -> None:
+    def __init__(
+        self,
+        opener: Callable[[], Awaitable[Store]],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._opener = opener
+        self._monotonic = monotonic
         self._store: Store | None = None
         self._lock = asyncio.Lock()
+        self._failed_at: float | None = None
 
     async def _opened(self) -> Store:
         if self._store is None:
             async with self._lock:  # single flight: one migration, one engine
                 if self._store is None:
-                    self._store = await self._opener()
+                    failed = self._failed_at
+                    if failed is not None and self._monotonic() - failed < RETRY_OPEN_AFTER:
+                        raise StoreError("database unavailable (the last attempt just failed)")
+                    try:
+                        self._store = await self._opener()
+                    except (*UNAVAILABLE, StoreError):
+                        self._failed_at = self._monotonic()
+                        raise
         return self._store
 
     @asynccontextmanager
