@@ -67,12 +67,6 @@ class Window:
             return "since: must not be later than until"
         return None
 
-    def holds(self, issued: datetime) -> bool:
-        """As minted_tokens is asked: both ends included."""
-        return (self.since is None or issued >= self.since) and (
-            self.until is None or issued <= self.until
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class Frozen:
@@ -92,9 +86,15 @@ class UnwrittenMints(Protocol):
         """Return once every mint that read trust before this call has been recorded."""
 
     async def minted(
-        self, *, publisher_id: int | None, repository: str | None
+        self,
+        *,
+        publisher_id: int | None,
+        repository: str | None,
+        unexpired_at: datetime,
+        since: datetime | None,
+        until: datetime | None,
     ) -> list[MintedTokenRecord]:
-        """Raises RevocationUnavailable when they cannot be read."""
+        """Transaction.minted_tokens' question; RevocationUnavailable when unreadable."""
         ...
 
 
@@ -138,10 +138,15 @@ async def _minted(
     early: list[MintedTokenRecord] = []
     if unwritten is not None:
         try:
-            found = await unwritten.minted(publisher_id=publisher_id, repository=repository)
+            early = await unwritten.minted(
+                publisher_id=publisher_id,
+                repository=repository,
+                unexpired_at=unexpired,
+                since=window.since,
+                until=window.until,
+            )
         except RevocationUnavailable:
             raise _Unavailable from None
-        early = [t for t in found if t.expires_at > unexpired and window.holds(t.issued_at)]
     logged = await tx.minted_tokens(
         publisher_id=publisher_id,
         repository=repository,

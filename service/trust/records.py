@@ -30,6 +30,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from service.minting.tokens import Minted, Planned
 from service.publishers.base import Claims
 from service.store.base import Store
+from service.store.records_publishing import MintedTokenRecord
 from service.trust import Trusted
 from service.trust.groupcommit import GroupCommit
 
@@ -101,6 +102,21 @@ class MintEntry:
         fields = (self.at, self.issuer, self.run, self.jti, self.issued, self.expires)
         encoded = _COMPACT((*fields, self.projects, self.uses)).encode()  # tuples: arrays
         object.__setattr__(self, "encoded", encoded)
+
+    def minted_tokens(self) -> list[MintedTokenRecord]:
+        """The minted_tokens rows this entry becomes: one per publisher it used."""
+        return [
+            MintedTokenRecord(
+                jti=self.jti,
+                publisher_id=ref,
+                project=project,
+                issuer=self.issuer,
+                repository=repository,
+                issued_at=_at(self.issued),
+                expires_at=_at(self.expires),
+            )
+            for ref, project, _, repository in self.uses
+        ]
 
     @classmethod
     def from_json(cls, raw: bytes) -> MintEntry:

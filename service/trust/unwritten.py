@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import redis.asyncio as aioredis
@@ -51,18 +51,34 @@ class UnwrittenMints:
         await self._sleep(self.settle_seconds)
 
     async def minted(
-        self, *, publisher_id: int | None, repository: str | None
+        self,
+        *,
+        publisher_id: int | None,
+        repository: str | None,
+        unexpired_at: datetime,
+        since: datetime | None,
+        until: datetime | None,
     ) -> list[MintedTokenRecord]:
-        """The records still in the stream for the publisher and/or repository (both
-        given: both must match, as minted_tokens is asked). RevocationUnavailable when
-        Redis cannot answer: a freeze must not report what it could not read."""
+        """Transaction.minted_tokens' question, asked of the records still in the stream.
+        RevocationUnavailable when Redis cannot answer: a freeze must not report what it
+        could not read."""
+
+        def asked(token: MintedTokenRecord) -> bool:  # minted_tokens' WHERE, on one row
+            return (
+                token.expires_at > unexpired_at
+                and (publisher_id is None or token.publisher_id == publisher_id)
+                and (repository is None or token.repository == repository)
+                and (since is None or token.issued_at >= since)
+                and (until is None or token.issued_at <= until)
+            )
+
         out: list[MintedTokenRecord] = []
         start = "-"
         try:
             while True:
                 entries: Any = await self._redis.xrange(self.key, start, "+", count=BATCH)
                 for _, fields in entries:
-                    out.extend(_matching(fields, publisher_id, repository))
+                    out.extend(token for token in _tokens(fields) if asked(token))
                 if len(entries) < BATCH:
                     return out
                 last = entries[-1][0]
@@ -71,28 +87,8 @@ class UnwrittenMints:
             raise RevocationUnavailable(f"mint journal: {type(exc).__name__}") from None
 
 
-def _matching(
-    fields: dict[bytes, bytes], publisher_id: int | None, repository: str | None
-) -> list[MintedTokenRecord]:
+def _tokens(fields: dict[bytes, bytes]) -> list[MintedTokenRecord]:
     try:
-        entry = MintEntry.from_json(fields[FIELD])
+        return MintEntry.from_json(fields[FIELD]).minted_tokens()
     except (KeyError, ValueError, TypeError):
         return []  # the drain sets it aside in `:rejected` and logs it
-    return [
-        MintedTokenRecord(
-            jti=entry.jti,
-            publisher_id=ref,
-            project=project,
-            issuer=entry.issuer,
-            repository=lookup_key,
-            issued_at=_at(entry.issued),
-            expires_at=_at(entry.expires),
-        )
-        for ref, project, _, lookup_key in entry.uses
-        if (publisher_id is None or ref == publisher_id)
-        and (repository is None or lookup_key == repository)
-    ]
-
-
-def _at(seconds: int) -> datetime:
-    return datetime.fromtimestamp(seconds, UTC)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -43,6 +45,19 @@ ISSUER = "https://token.actions.githubusercontent.com"
 REPOSITORY = "octo-org/sampleproject"
 OPERATOR = Context(actor="operator:test")
 DATA = Path(__file__).parent.parent / "data"
+
+
+def at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+ALL: dict[str, Any] = {
+    "publisher_id": None,
+    "repository": None,
+    "unexpired_at": at(NOW),
+    "since": None,
+    "until": None,
+}
 
 
 @pytest.fixture
@@ -134,13 +149,20 @@ async def test_the_journal_is_read_by_publisher_and_repository_and_skips_what_do
     unwritten = UnwrittenMints(scene.redis, scene.key)
     ref = scene.publisher.ref
 
-    ours = await unwritten.minted(publisher_id=ref, repository=None)
-    both = await unwritten.minted(publisher_id=None, repository=REPOSITORY)
-    neither = await unwritten.minted(publisher_id=ref, repository="octo-org/elsewhere")
+    def asked(**query: Any) -> Any:
+        # minted_tokens' question: unexpired now, any issue time, unless the query says
+        return unwritten.minted(**{**ALL, **query})
+
+    ours = await asked(publisher_id=ref, repository=None)
+    both = await asked(publisher_id=None, repository=REPOSITORY)
+    neither = await asked(publisher_id=ref, repository="octo-org/elsewhere")
+    expired = await asked(publisher_id=ref, unexpired_at=at(NOW + 900))
+    too_late = await asked(publisher_id=ref, since=at(NOW + 1))
 
     assert [(t.jti, t.publisher_id, t.project) for t in ours] == [("ours", ref, "sampleproject")]
     assert sorted(t.jti for t in both) == ["ours", "theirs"]
     assert neither == []
+    assert expired == too_late == []
 
 
 async def test_revoke_minted_reads_the_journal_too(scene: Scene) -> None:
@@ -160,9 +182,7 @@ class DownJournal:
     async def settle(self) -> None:
         pass
 
-    async def minted(
-        self, *, publisher_id: int | None, repository: str | None
-    ) -> list[MintedTokenRecord]:
+    async def minted(self, **query: Any) -> list[MintedTokenRecord]:
         raise RevocationUnavailable("redis: ConnectionError")
 
 
