@@ -184,7 +184,7 @@ async def test_a_batch_committed_but_never_deleted_is_written_once(kit: Kit) -> 
     assert await record(journal, trusted, "a")
     assert await record(journal, trusted, "b")
     # The process commits its batch and dies before it deletes the entries.
-    await RecordWriter(store).write(list(journal._held.values()))
+    await RecordWriter(store).write([MintEntry(*held) for held in journal._held.values()])
     del journal
 
     assert await kit.journal(idle_ms=0).sweep() == 2
@@ -342,8 +342,8 @@ async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
     try:
         trusted = await used(pg_store, issuers)
         assert await record(journal, trusted, "a")
-        too_long = MintEntry(
-            NOW, ISSUER, None, "b", NOW, NOW + 900, ("x",), ((None, "x" * 300, "i", "r"),)
+        too_long = MintEntry.of(
+            float(NOW), ISSUER, None, "b", NOW, NOW + 900, ("x",), ((None, "x" * 300, "i", "r"),)
         )
         await redis.xadd(key, {b"e": too_long.encoded})
         assert await record(journal, trusted, "c")
@@ -583,7 +583,7 @@ async def last_use(store: SqlStore) -> tuple[datetime | None, str | None]:
 def entry_at(trusted: list[Trusted], at: float, run: str) -> MintEntry:
     (t,) = trusted
     use = (t.ref, t.project, t.publisher.identity, t.publisher.lookup_key)
-    return MintEntry(
+    return MintEntry.of(
         at, ISSUER, run, f"jti-{run}", int(at), int(at) + 900, ("sampleproject",), (use,)
     )
 
