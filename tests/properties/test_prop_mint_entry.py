@@ -10,6 +10,7 @@ another publisher or project into the audit trail.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -21,39 +22,38 @@ texts = st.text(max_size=40)
 uses = st.tuples(st.none() | st.integers(min_value=0, max_value=2**62), texts, texts, texts)
 
 
-@FAST
-@given(
-    at=st.floats(min_value=0, max_value=2**40, allow_nan=False),
-    issuer=texts,
-    run=st.none() | texts,
-    jti=texts,
-    issued=st.integers(min_value=0, max_value=2**40),
-    expires=st.integers(min_value=0, max_value=2**40),
-    projects=st.lists(texts, max_size=3).map(tuple),
-    used=st.lists(uses, min_size=1, max_size=3).map(tuple),
+# A record's fields, in MintEntry.of's order: at, issuer, run, jti, issued, expires,
+# projects, uses.
+record_fields = st.tuples(
+    st.floats(min_value=0, max_value=2**40, allow_nan=False),
+    texts,
+    st.none() | texts,
+    texts,
+    st.integers(min_value=0, max_value=2**40),
+    st.integers(min_value=0, max_value=2**40),
+    st.lists(texts, max_size=3).map(tuple),
+    st.lists(uses, min_size=1, max_size=3).map(tuple),
 )
+
+
+@FAST
+@given(record_fields)
 @example(
-    at=1.5,
-    issuer='"],[1,"evil"',
-    run='x"],[null,"p","i","r"]]]\\',
-    jti="\u2028\u2029\x00\x1f\ud800",
-    issued=0,
-    expires=1,
-    projects=('"',),
-    used=((None, "\\", "\n", "\u00e9"),),
+    (
+        1.5,
+        '"],[1,"evil"',
+        'x"],[null,"p","i","r"]]]\\',
+        "\u2028\u2029\x00\x1f\ud800",
+        0,
+        1,
+        ('"',),
+        ((None, "\\", "\n", "\u00e9"),),
+    )
 )
 def test_a_record_is_what_json_writes_and_reads_back_whole(
-    at: float,
-    issuer: str,
-    run: str | None,
-    jti: str,
-    issued: int,
-    expires: int,
-    projects: tuple[str, ...],
-    used: tuple[tuple[int | None, str, str, str], ...],
+    fields: tuple[Any, ...],
 ) -> None:
-    entry = MintEntry.of(at, issuer, run, jti, issued, expires, projects, used)
+    entry = MintEntry.of(*fields)
 
-    fields = (at, issuer, run, jti, issued, expires, projects, used)
     assert entry.encoded == json.dumps(fields, separators=(",", ":")).encode()
     assert MintEntry.from_json(entry.encoded) == entry
