@@ -30,6 +30,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 
 from service.issuers import Issuers
 from service.minting.tokens import Planned
+from service.redisclient import redis_client
 from service.replay import ReplayUnavailable, replay_key
 from service.store import SqlStore
 from service.trust import Trusted
@@ -277,7 +278,9 @@ async def test_a_full_backlog_refuses_the_claim_and_burns_no_jti(kit: Kit) -> No
 
 
 async def test_redis_down_is_replay_unavailable(store: SqlStore, issuers: Issuers) -> None:
-    down = aioredis.Redis(host="127.0.0.1", port=1)  # nothing listens on port 1
+    # The service's own client: nothing listens on port 1 (a plain redis-py client
+    # retried the refused connection with back-off for four seconds).
+    down = redis_client("redis://127.0.0.1:1")
     journal = RedisMintJournal(down, store, key="mintgate:mint-journal:none")
     try:
         with pytest.raises(ReplayUnavailable):
