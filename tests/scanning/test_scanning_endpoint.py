@@ -19,6 +19,12 @@ from service.revocation import revocation_key
 pytestmark = pytest.mark.anyio
 
 
+def bad_checksum(token: str) -> str:
+    # Another last character, always: writing "x" over it left one token in 62 (those
+    # whose base62 checksum ends in "x") real, and the test failed for it.
+    return token[:-1] + ("y" if token.endswith("x") else "x")
+
+
 def sha256(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -75,7 +81,7 @@ async def test_long_expired_token_is_a_true_positive_with_nothing_to_record(scan
         pytest.param(lambda k: "pypi-AgEIcHlwaS5vcmcCJGU0ZmQ2", id="random-string"),
         pytest.param(lambda k: "", id="empty"),
         pytest.param(tampered, id="tampered-payload"),
-        pytest.param(lambda k: k.mint()[:-1] + "x", id="bad-checksum"),
+        pytest.param(lambda k: bad_checksum(k.mint()), id="bad-checksum"),
         pytest.param(lambda k: k.mint(keys=ephemeral_signing_keys()), id="another-key"),
         pytest.param(lambda k: "mintgate_" + "A" * 4000, id="prefixed-garbage"),
         pytest.param(lambda k: serialize("a.b.c"), id="checksummed-garbage"),
