@@ -5,6 +5,7 @@ Root, as CI runs; never a download from outside the package registries.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -16,6 +17,16 @@ def ensure_installed(binary: Path, packages: Sequence[str], *, timeout: float) -
     """`binary`, after `apt-get install --no-install-recommends PACKAGES` when it is missing."""
     if binary.exists():
         return binary
+    # One install at a time: the test workers (pytest-xdist) may both find it missing, and
+    # a second apt-get would fail on dpkg's lock.
+    with open("/tmp/mintgate-tests-apt.lock", "w") as lock:  # noqa: S108 (a lock, not data)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if binary.exists():
+            return binary
+        return _install(binary, packages, timeout=timeout)
+
+
+def _install(binary: Path, packages: Sequence[str], *, timeout: float) -> Path:
     apt = shutil.which("apt-get")
     if apt is None:
         raise RuntimeError(f"{binary} is missing and there is no apt-get to install it")

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -14,12 +15,12 @@ import sqlitetemplate
 import tlscontext
 from fakeissuer import GITHUB, GITLAB, Clock, FakeIssuer
 from starlette.applications import Starlette
+from testredis import REDIS_URL
 
 from service.app import Overrides, create_app
 from service.settings import Settings
 
 DATA = Path(__file__).parent / "data"
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture
@@ -117,6 +118,22 @@ async def redis() -> AsyncIterator[aioredis.Redis]:
         await client.delete(key)
     yield client
     await client.aclose()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        # schemathesis names each operation's test "name[METHOD /path]", but pytest 9.2
+        # builds an item's id from its `originalname` and parameters, and schemathesis gives
+        # it neither: every operation's test had the same id, and the test workers
+        # (pytest-xdist), which schedule by id, ran only one of them.
+        label = getattr(item, "operation_label", None)
+        if label is not None and item.nodeid.endswith(f"::{item.name.split('[')[0]}"):
+            item._id = item._id.with_params(label)  # type: ignore[attr-defined]
+    # A repeated id is a test that silently does not run under the workers.
+    counted = Counter(item.nodeid for item in items)
+    repeated = [nodeid for nodeid, count in counted.items() if count > 1]
+    if repeated:
+        raise pytest.UsageError(f"{len(repeated)} test id(s) collected twice: {repeated[:5]}")
 
 
 _skipped: list[str] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -14,11 +13,11 @@ import httpx
 import pytest
 from deployfiles import DEPLOY
 from servers import LOOPBACK, MINTGATE, child_env, free_port, mintgate_cli, running
+from testredis import REDIS_URL
 
 from service.minting.keys import generate_pem
 
 DEADLINE = 30.0
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture(scope="module")

@@ -49,6 +49,7 @@ from servers import (
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from store.store_fixtures import PG_URL
+from testredis import REDIS_URL
 from topology import Loopback, ensure_nginx, nginx_conf, secret_names
 
 from service.accounts.passwords import load_common
@@ -59,7 +60,6 @@ from service.minting.keys import generate_pem
 from service.store import open_store
 from service.store.engine import create_engine
 
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PROJECT = "sampleproject"  # its trusted publisher is the replicas' MINTGATE_PUBLISHERS_FILE
 MAINTAINED = "maintainedproject"  # uploaded with a maintainer's API token
 DAY = 86400

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ import redis.asyncio as aioredis
 from gatewaykit import JWKS_URL, PROJECT, REGISTRY, Gateway, Registry, basic, mint, upload, wheel
 from starlette.datastructures import Headers, UploadFile
 from starlette.formparsers import MultiPartParser
+from testredis import REDIS_URL
 
 from service.minting.keys import SigningKeys
 from service.minting.tokens import unwrap
@@ -28,7 +28,7 @@ from service.revocation import RedisRevocationStore
 
 pytestmark = pytest.mark.anyio
 
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
 BOUNDARY = "test-boundary-7f3a"
 
 

@@ -9,7 +9,6 @@ Injected clock, no sleeps.
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from typing import Any
 
@@ -18,6 +17,7 @@ import jwt
 import pytest
 import redis.asyncio
 import respx
+from testredis import REDIS_URL
 
 from jwks_cache import (
     HttpKeyFetcher,
@@ -31,7 +31,6 @@ from jwks_cache import (
 pytestmark = pytest.mark.anyio
 
 TTL = 300  # the default ttl: no Cache-Control in these responses
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture

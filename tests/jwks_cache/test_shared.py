@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +11,7 @@ import jwt
 import pytest
 import redis.asyncio
 import respx
+from testredis import REDIS_URL
 
 from jwks_cache import (
     HttpKeyFetcher,
@@ -23,8 +23,6 @@ from jwks_cache import (
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
-
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 @pytest.fixture

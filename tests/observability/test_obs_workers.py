@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,12 +12,12 @@ from obskit import value
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from servekit import Served, serve
+from testredis import REDIS_URL
 
 from jwks_cache import CacheStats
 from service.minting.keys import generate_pem
 from service.observability.metrics import Metrics
 
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REFUSALS = "mintgate_mint_refusals_total"
 MINT = "/_/oidc/mint-token"
 MAX_REQUESTS = 600

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from publishingkit import table
+from testredis import REDIS_URL
 
 from service.cli import main
 from service.issuers import Issuers
@@ -15,7 +15,6 @@ from service.store import open_store
 from service.trust.tables import publisher_spec
 
 pytestmark = pytest.mark.anyio
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 async def seeded(tmp_path: Path, issuers: Issuers) -> tuple[str, int]:

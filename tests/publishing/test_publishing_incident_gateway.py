@@ -7,7 +7,6 @@ quarantined ones take maintainers' API tokens but no minted tokens.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -20,6 +19,7 @@ from accounts.accounts_helpers import ctx_for
 from fakeissuer import Clock, FakeIssuer, github_claims
 from gateway.gatewaykit import PROJECT, REGISTRY, SETTINGS, upload
 from publishingkit import mint, owner_of, settings, table
+from testredis import REDIS_URL
 
 from service.accounts.accounts import Accounts
 from service.accounts.core import Deps
@@ -37,7 +37,7 @@ from service.store import SqlStore
 from service.store.records_publishing import PublisherRecord
 
 pytestmark = pytest.mark.anyio
-REDIS_URL = os.environ.get("MINTGATE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
 DAY = 86400
 
 
