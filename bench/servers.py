@@ -26,6 +26,26 @@ class ServerError(Exception):
     pass
 
 
+def _stat_cpu(stat: str) -> float:
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_of(command: str) -> float:
+    """CPU seconds used so far by every process of this name (its /proc comm): the
+    PostgreSQL backends, a redis-server. A process that exits between two readings takes
+    its seconds with it, so read around a phase whose processes stay."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # exited while listed
+            continue
+        if text[text.index("(") + 1 : text.rindex(")")] == command:
+            total += _stat_cpu(text)
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -84,8 +104,7 @@ class Server:
         raise ServerError(f"{self.name}: py-spy has no child process")
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return _stat_cpu(Path(f"/proc/{self.pid}/stat").read_text())
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -22,6 +22,11 @@ Then, in this process, over the first level's database:
   accordingly; p50 and max over --changes changes;
 - memory: bytes per cached answer, loading --memory-keys distinct seeded keys.
 
+Also printed: each round against the floor's round beside it (drift on a shared machine
+moves both), and where a mint's CPU went @16: the server, the load generator, Redis and
+PostgreSQL (every process of those names, from /proc). `--keep-db` keeps the seeded
+databases; a later `--reuse-db` takes them instead of seeding again.
+
 Aims (issue 19): database/TOML throughput @16 >= 0.9, p50 @1 <= 1.2x.
 Exit status: 0 when every mint was a 200 and recorded once, 1 otherwise, 2 when setup
 failed.
@@ -61,8 +66,10 @@ from scale_setup import (
     sweep,
     write_issuers,
 )
-from servers import Server, ServerError
+from servers import Server, ServerError, cpu_of
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from service.commands.bench import ProgressBar
 from service.issuers import load_issuers
@@ -77,7 +84,28 @@ AIM_RATIO = 0.9
 AIM_P50 = 1.2
 
 
-def prepare(level: int, issuers_file: Path) -> str:
+async def seeded(url: str) -> int:
+    """Publishers in a kept database from an earlier run; 0 when there is none."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            found = await conn.scalar(text("SELECT count(*) FROM trusted_publishers"))
+            return int(found or 0)
+    except DBAPIError as exc:
+        if f'database "{make_url(url).database}" does not exist' in str(exc):
+            return 0
+        raise
+    finally:
+        await engine.dispose()
+
+
+def prepare(level: int, issuers_file: Path, *, reuse: bool) -> str:
+    # Seeding 1,000,000 publishers takes about six minutes here: a run after one with
+    # --keep-db may take its databases as they are (its own publisher included).
+    if reuse and asyncio.run(seeded(database_url(level))) > level:
+        print(f"reusing the {level:,} publishers kept by an earlier run", flush=True)
+        return database_url(level)
+
     async def go() -> None:
         await create_database(level)
         await add_bench_publisher(database_url(level), issuers_file)
@@ -98,14 +126,33 @@ ANSWERED: dict[str, int] = {}  # 200s per server, warm-up included: each must be
 def phase(
     srv: Server, jtis: list[str], tokens: list[str], conns: int, secs: float, client: redis.Redis
 ) -> dict[str, Any]:
-    cpu = srv.cpu_seconds()
+    cpu, stores = srv.cpu_seconds(), _stores_cpu()
     result = loadgen(srv.port, tokens, conns, secs)
-    ANSWERED[srv.name] = ANSWERED.get(srv.name, 0) + result["statuses"].get("200", 0)
-    result["server_cpu"] = (srv.cpu_seconds() - cpu) / result["elapsed"]
+    stores_after = _stores_cpu()
+    minted = result["statuses"].get("200", 0)
+    ANSWERED[srv.name] = ANSWERED.get(srv.name, 0) + minted
+    server_cpu = srv.cpu_seconds() - cpu
+    result["server_cpu"] = server_cpu / result["elapsed"]
+    # Where each mint's CPU went, in microseconds: the server, the load generator, Redis,
+    # PostgreSQL. All of them share the machine's cores, so a store's extra work can be
+    # time the server does not get; the server's own share says whether it was saturated.
+    result["us_per_mint"] = {
+        name: seconds * 1e6 / max(minted, 1)
+        for name, seconds in {
+            "server": server_cpu,
+            "loadgen": result["client_cpu"] * result["elapsed"],
+            "redis": stores_after[0] - stores[0],
+            "postgres": stores_after[1] - stores[1],
+        }.items()
+    }
     forget(client, jtis)
     if result["non200"] or result["errors"]:
         print(f"  !! {srv.name}: {result['statuses']} {result['first_refusal'][:200]}", flush=True)
     return result
+
+
+def _stores_cpu() -> tuple[float, float]:
+    return cpu_of("redis-server"), cpu_of("postgres")
 
 
 def measure(
@@ -228,7 +275,28 @@ def report(
             f"{name:<20}{rps:>10,.0f}{ratio:>7.2f}{p50:>9.3f}{p50_ratio:>7.2f}"
             f"{med(name, 0, 'p99_ms'):>9.3f}{aims}"
         )
+    lines.append("")
+    lines.append("each round against the floor's round beside it (throughput @16; p50 @1):")
+    for name in measured:
+        if name == floor:
+            continue
+        pairs = list(zip(measured[name], measured[floor], strict=True))
+        rps = " ".join(f"{run[1]['rps'] / base[1]['rps']:.2f}" for run, base in pairs)
+        p50 = " ".join(f"{run[0]['p50_ms'] / base[0]['p50_ms']:.2f}" for run, base in pairs)
+        lines.append(f"{name:<20}{rps};  {p50}")
+    lines.append("")
+    lines.append("CPU per mint @16, microseconds (medians over rounds), and the server's share:")
+    parts = ("server", "loadgen", "redis", "postgres")
+    lines.append(f"{'server':<20}" + "".join(f"{part:>10}" for part in parts) + f"{'busy':>7}")
+    for name in measured:
+        per = [med_cpu(measured[name], part) for part in parts]
+        busy = statistics.median(pair[1]["server_cpu"] for pair in measured[name])
+        lines.append(f"{name:<20}" + "".join(f"{x:>10,.0f}" for x in per) + f"{busy:>7.0%}")
     return lines
+
+
+def med_cpu(runs: list[tuple[dict[str, Any], dict[str, Any]]], part: str) -> float:
+    return statistics.median(throughput["us_per_mint"][part] for _, throughput in runs)
 
 
 def _aim(met: bool) -> str:
@@ -244,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--changes", type=int, default=40)
     parser.add_argument("--memory-keys", type=int, default=20_000)
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--profile", type=Path, help="py-spy each server into DIR/NAME.folded")
+    parser.add_argument(
+        "--reuse-db", action="store_true", help="take the databases an earlier --keep-db kept"
+    )
     args = parser.parse_args(argv)
     levels = [int(x) for x in args.levels.split(",")]
     client = bench_redis()
@@ -257,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
         keys = make_keys(work)
         with JWKSServer(keys.jwks) as jwks:
             issuers_file = write_issuers(work, 1, jwks)
-            urls = {level: prepare(level, issuers_file) for level in levels}
+            urls = {level: prepare(level, issuers_file, reuse=args.reuse_db) for level in levels}
+            before = {level: asyncio.run(recorded(url)) for level, url in urls.items()}
             floor = server("toml", work, keys, issuers_file, urls[levels[0]],
                            BENCH_TRUST_SOURCE="toml")  # fmt: skip
             servers = [floor] + [
@@ -269,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
             servers.append(
                 server(f"db-{first:,}-commit", work, keys, issuers_file, urls[first], **off)
             )
+            if args.profile is not None:  # py-spy: where each server's CPU goes
+                args.profile.mkdir(parents=True, exist_ok=True)
+                for srv in servers:
+                    srv.profile = args.profile / f"{srv.name}.folded"
             jtis, tokens = sign(keys, args.pool, 4 * 3600)
             try:
                 for srv in servers:
@@ -288,7 +365,8 @@ def main(argv: list[str] | None = None) -> int:
             for level, url in urls.items():
                 names = [s.name for s in servers if s.name.startswith(f"db-{level:,}")]
                 answered = sum(ANSWERED.get(name, 0) for name in names)
-                got = asyncio.run(recorded(url))
+                after = asyncio.run(recorded(url))
+                got = (after[0] - before[level][0], after[1] - before[level][1])
                 print(f"db-{level:,}: {answered:,} tokens answered, recorded {got}")
                 if got != (answered, answered):
                     lost.append(level)
