@@ -17,8 +17,13 @@ def _url() -> str:
     given = os.environ.get("MINTGATE_TEST_REDIS_URL")
     if given:
         return given
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # "gw0", "gw1", ...
-    return f"redis://127.0.0.1:6379/{_BY_WORKER[int(worker.removeprefix('gw'))]}"
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    if worker >= len(_BY_WORKER):
+        raise RuntimeError(
+            f"test worker {worker}: at most {len(_BY_WORKER)} workers have a Redis database"
+            " of their own: run at most that many (-n)"
+        )
+    return f"redis://127.0.0.1:6379/{_BY_WORKER[worker]}"
 
 
 REDIS_URL = _url()
