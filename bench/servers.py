@@ -31,19 +31,20 @@ def _stat_cpu(stat: str) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def cpu_of(command: str) -> float:
-    """CPU seconds used so far by every process of this name (its /proc comm): the
-    PostgreSQL backends, a redis-server. A process that exits between two readings takes
-    its seconds with it, so read around a phase whose processes stay."""
-    total = 0.0
+def cpu_of(*commands: str) -> dict[str, float]:
+    """CPU seconds used so far by every process of each name (its /proc comm), read in one
+    pass over /proc: the PostgreSQL backends, a redis-server. A process that exits between
+    two readings takes its seconds with it, so read around a phase whose processes stay."""
+    totals = dict.fromkeys(commands, 0.0)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:  # exited while listed
             continue
-        if text[text.index("(") + 1 : text.rindex(")")] == command:
-            total += _stat_cpu(text)
-    return total
+        command = text[text.index("(") + 1 : text.rindex(")")]
+        if command in totals:
+            totals[command] += _stat_cpu(text)
+    return totals
 
 
 def free_port() -> int:

@@ -82,6 +82,8 @@ from service.trust.tables import publisher_spec
 
 AIM_RATIO = 0.9
 AIM_P50 = 1.2
+# The stores' processes, by /proc comm, and their names in the CPU table.
+STORES = {"redis-server": "redis", "postgres": "postgres"}
 
 
 async def seeded(url: str) -> int:
@@ -126,9 +128,9 @@ ANSWERED: dict[str, int] = {}  # 200s per server, warm-up included: each must be
 def phase(
     srv: Server, jtis: list[str], tokens: list[str], conns: int, secs: float, client: redis.Redis
 ) -> dict[str, Any]:
-    cpu, stores = srv.cpu_seconds(), _stores_cpu()
+    cpu, stores = srv.cpu_seconds(), cpu_of(*STORES)
     result = loadgen(srv.port, tokens, conns, secs)
-    stores_after = _stores_cpu()
+    stores_after = cpu_of(*STORES)
     minted = result["statuses"].get("200", 0)
     ANSWERED[srv.name] = ANSWERED.get(srv.name, 0) + minted
     server_cpu = srv.cpu_seconds() - cpu
@@ -136,23 +138,14 @@ def phase(
     # Where each mint's CPU went, in microseconds: the server, the load generator, Redis,
     # PostgreSQL. All of them share the machine's cores, so a store's extra work can be
     # time the server does not get; the server's own share says whether it was saturated.
-    result["us_per_mint"] = {
-        name: seconds * 1e6 / max(minted, 1)
-        for name, seconds in {
-            "server": server_cpu,
-            "loadgen": result["client_cpu"] * result["elapsed"],
-            "redis": stores_after[0] - stores[0],
-            "postgres": stores_after[1] - stores[1],
-        }.items()
-    }
+    seconds = {"server": server_cpu, "loadgen": result["client_cpu"] * result["elapsed"]}
+    for command, name in STORES.items():
+        seconds[name] = stores_after[command] - stores[command]
+    result["us_per_mint"] = {name: used * 1e6 / max(minted, 1) for name, used in seconds.items()}
     forget(client, jtis)
     if result["non200"] or result["errors"]:
         print(f"  !! {srv.name}: {result['statuses']} {result['first_refusal'][:200]}", flush=True)
     return result
-
-
-def _stores_cpu() -> tuple[float, float]:
-    return cpu_of("redis-server"), cpu_of("postgres")
 
 
 def measure(
@@ -286,7 +279,7 @@ def report(
         lines.append(f"{name:<20}{rps};  {p50}")
     lines.append("")
     lines.append("CPU per mint @16, microseconds (medians over rounds), and the server's share:")
-    parts = ("server", "loadgen", "redis", "postgres")
+    parts = ("server", "loadgen", *STORES.values())
     lines.append(f"{'server':<20}" + "".join(f"{part:>10}" for part in parts) + f"{'busy':>7}")
     for name in measured:
         per = [med_cpu(measured[name], part) for part in parts]
