@@ -127,7 +127,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         # it neither: every operation's test had the same id, and the test workers
         # (pytest-xdist), which schedule by id, ran only one of them.
         label = getattr(item, "operation_label", None)
-        if label is not None and item.nodeid.endswith(f"::{item.name.split('[')[0]}"):
+        if label is not None and item._id.params is None:  # type: ignore[attr-defined]
             item._id = item._id.with_params(label)  # type: ignore[attr-defined]
     # A repeated id is a test that silently does not run under the workers.
     counted = Counter(item.nodeid for item in items)

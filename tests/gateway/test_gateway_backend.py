@@ -28,7 +28,6 @@ from service.revocation import RedisRevocationStore
 
 pytestmark = pytest.mark.anyio
 
-
 BOUNDARY = "test-boundary-7f3a"
 
 

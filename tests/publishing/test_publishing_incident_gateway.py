@@ -37,7 +37,6 @@ from service.store import SqlStore
 from service.store.records_publishing import PublisherRecord
 
 pytestmark = pytest.mark.anyio
-
 DAY = 86400
 
 
