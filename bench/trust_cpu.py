@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             keys = make_keys(work)
             with JWKSServer(keys.jwks) as jwks:
                 issuers = write_issuers(work, 1, jwks)
-                url = prepare(args.level, issuers)
+                url = prepare(args.level, issuers, reuse=False)
                 # Signed before the apps start: signing thousands blocks the loop for seconds.
                 _, tokens = sign(keys, (args.n * args.rounds + args.warm) * 2, 4 * 3600)
                 return uvloop.run(measure(args, work, url, issuers, keys, tokens))
