@@ -31,6 +31,7 @@ from service.store.records import (
     TotpRecord,
     UserRecord,
 )
+from service.store.records_publishing import TrustFeed
 from service.store.steps_publishing import (
     ApiTokenSteps,
     PendingPublisherSteps,
@@ -329,5 +330,9 @@ class Transaction(
 
 class Store(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[Transaction]: ...
+
+    async def read_trust_feed(self, since: int, *, limit: int) -> TrustFeed:
+        """The trust feed's version and the keys changed after `since` (at most `limit`):
+        one statement outside any transaction, for the trust index's poll."""
 
     async def close(self) -> None: ...

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from service.store.base import Store, StoreError, Transaction
+from service.store.records_publishing import TrustFeed
 
 # What a database that is down, cut off or saturated raises: driver errors, sockets
 # (refused, reset, timed out), a pool with no connection to give within its timeout.
@@ -64,6 +65,13 @@ class LazyStore:
                 yield tx
         except UNAVAILABLE as exc:
             # The driver's message can quote SQL and parameters: only the kind goes on.
+            raise StoreError(f"database error ({type(exc).__name__})") from exc
+
+    async def read_trust_feed(self, since: int, *, limit: int) -> TrustFeed:
+        try:
+            store = await self._opened()
+            return await store.read_trust_feed(since, limit=limit)
+        except UNAVAILABLE as exc:
             raise StoreError(f"database error ({type(exc).__name__})") from exc
 
     async def close(self) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from service.store import migrate
 from service.store.base import StoreError, Transaction
 from service.store.engine import create_engine, display_url, is_sqlite
+from service.store.records_publishing import TrustFeed
 from service.store.sql_access import InvitationSql, OrganizationSql, ProjectSql
 from service.store.sql_audit import AuditSql
 from service.store.sql_keys import SecurityKeySql
@@ -27,7 +28,7 @@ from service.store.sql_sessions import SessionSql
 from service.store.sql_staging import StagingSql
 from service.store.sql_sweep import HousekeepingSql
 from service.store.sql_tokens import ApiTokenSql
-from service.store.sql_trustfeed import TrustFeedSql
+from service.store.sql_trustfeed import FeedReader, TrustFeedSql
 from service.store.sql_users import RecoverySql, TotpSql, UserSql
 
 log = logging.getLogger(__name__)
@@ -58,13 +59,18 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._feed = FeedReader(engine)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
         async with self._sessions() as session, session.begin():
             yield SqlTransaction(session)
 
+    async def read_trust_feed(self, since: int, *, limit: int) -> TrustFeed:
+        return await self._feed.read(since, limit=limit)
+
     async def close(self) -> None:
+        await self._feed.close()
         await self.engine.dispose()
 
 

@@ -13,7 +13,6 @@ from service.store.records_publishing import (
     PublisherRecord,
     PublisherSource,
     PublisherSpec,
-    TrustFeed,
 )
 
 
@@ -145,8 +144,5 @@ class ApiTokenSteps(Protocol):
 
 
 class TrustFeedSteps(Protocol):
-    async def trust_changes_since(self, since: int, *, limit: int) -> TrustFeed:
-        """The feed's version and the keys changed after `since` (at most `limit`)."""
-
     async def trim_trust_changes(self, before: int) -> int:
         """Delete changes recorded before `before` (Unix seconds); how many went."""

@@ -209,8 +209,7 @@ class SqlTrustFeed:
 
     async def read(self, since: int, *, limit: int) -> TrustFeed:
         with _answering():
-            async with self.store.transaction() as tx:
-                return await tx.trust_changes_since(since, limit=limit)
+            return await self.store.read_trust_feed(since, limit=limit)
 
 
 class _Lost(Exception):

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sqlite3
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from publishingkit import table
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import DBAPIError
+from store.store_fixtures import Database
 
 from service.issuers import Issuers
-from service.store import SqlStore
+from service.store import SqlStore, open_store
+from service.store.engine import create_engine
 from service.store.models_publishing import TrustedPublisher
 from service.store.records_publishing import TrustFeed
+from service.store.sql_trustfeed import FeedReader
 from service.trust.tables import publisher_spec
 
 pytestmark = pytest.mark.anyio
@@ -27,8 +36,7 @@ UNWATCHED = {"id", "last_used_at", "last_run_id"}
 
 
 async def feed(store: SqlStore, since: int = 0, limit: int = 100) -> TrustFeed:
-    async with store.transaction() as tx:
-        return await tx.trust_changes_since(since, limit=limit)
+    return await store.read_trust_feed(since, limit=limit)
 
 
 async def add(store: SqlStore, issuers: Issuers, project: str = "sampleproject", **kw: Any) -> int:
@@ -177,3 +185,114 @@ async def _until_a_backend_waits_on_a_lock(store: SqlStore) -> None:
             if (await conn.execute(query)).scalar_one():
                 return
     raise AssertionError("the second writer never waited")
+
+
+# The feed's reader: one statement on a connection of its own, outside any transaction.
+
+
+async def test_a_read_leaves_sqlite_free_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "mintgate.sqlite3"
+    store = await open_store(f"sqlite+aiosqlite:///{path}")
+    try:
+        await feed(store)
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" at once, were a BEGIN open
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+    finally:
+        await store.close()
+
+
+def named(database: Database) -> tuple[dict[str, Any], str]:
+    """Engine options for the test's schema whose connections carry a name of their own."""
+    name = f"mintgate-feed-{uuid.uuid4().hex[:12]}"
+    settings = {**database.options["connect_args"]["server_settings"], "application_name": name}
+    return {"connect_args": {"server_settings": settings}}, name
+
+
+@asynccontextmanager
+async def named_reader(database: Database) -> AsyncIterator[tuple[FeedReader, str]]:
+    options, name = named(database)
+    engine = create_engine(database.url, **options)
+    reader = FeedReader(engine)
+    try:
+        yield reader, name
+    finally:
+        await reader.close()
+        await engine.dispose()
+
+
+async def backends(store: SqlStore, name: str, *, waiting: bool = False) -> list[str]:
+    """The state of each connection carrying `name` (only those waiting on a lock)."""
+    query = "SELECT state FROM pg_stat_activity WHERE application_name = :name"
+    if waiting:
+        query += " AND wait_event_type = 'Lock'"
+    async with store.engine.connect() as conn:
+        found = await conn.execute(text(query), {"name": name})
+        return [str(state) for state in found.scalars()]
+
+
+async def test_a_read_is_one_connection_idle_outside_a_transaction(
+    postgres: Database, pg_store: SqlStore
+) -> None:
+    async with named_reader(postgres) as (reader, name):
+        for _ in range(3):
+            assert (await reader.read(0, limit=10)).version == 0
+        assert await backends(pg_store, name) == ["idle"]  # not "idle in transaction"
+        await reader.close()
+        assert await backends(pg_store, name) == []
+
+
+async def test_a_killed_connection_fails_one_read_and_the_next_reconnects(
+    postgres: Database, pg_store: SqlStore, issuers: Issuers
+) -> None:
+    async with named_reader(postgres) as (reader, name):
+        await reader.read(0, limit=10)
+        async with pg_store.engine.connect() as conn:
+            await conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE application_name = :name"
+                ),
+                {"name": name},
+            )
+        with pytest.raises(DBAPIError):
+            await reader.read(0, limit=10)
+        await add(pg_store, issuers)
+        assert (await reader.read(0, limit=10)).keys == (SAMPLE,)
+        assert await backends(pg_store, name) == ["idle"]
+
+
+async def test_a_read_cancelled_mid_statement_drops_its_connection(
+    postgres: Database, pg_store: SqlStore
+) -> None:
+    """Cancelled mid-statement, the connection's state is unknown: never used again."""
+    async with named_reader(postgres) as (reader, name):
+        await reader.read(0, limit=10)
+        async with pg_store.engine.connect() as conn:
+            await conn.execute(text("LOCK TABLE trust_state IN ACCESS EXCLUSIVE MODE"))
+            read = asyncio.create_task(reader.read(0, limit=10))
+            for _ in range(500):
+                if await backends(pg_store, name, waiting=True):
+                    break
+            else:
+                raise AssertionError("the read never waited for the lock")
+            read.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await read
+            await conn.rollback()
+        assert (await reader.read(0, limit=10)).version == 0
+        assert await backends(pg_store, name) == ["idle"]
+
+
+async def test_closing_the_store_closes_its_feed_connection(
+    postgres: Database, pg_store: SqlStore
+) -> None:
+    options, name = named(postgres)
+    store = await open_store(postgres.url, **options)
+    await store.read_trust_feed(0, limit=10)
+    assert await backends(pg_store, name) == ["idle"]
+    await store.close()
+    assert await backends(pg_store, name) == []

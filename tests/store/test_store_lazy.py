@@ -69,3 +69,16 @@ async def test_a_burst_during_an_outage_makes_one_attempt_then_one_a_second() ->
     now[0] += RETRY_OPEN_AFTER
     await use()  # the next one tries, and the database answers now
     assert database.attempts == 2
+
+
+class FeedDown(OpenedStore):
+    async def read_trust_feed(self, since: int, *, limit: int) -> Any:
+        raise ConnectionResetError("the feed's connection was reset")
+
+
+async def test_the_feed_read_opens_the_store_and_reports_an_outage_as_a_store_error() -> None:
+    async def opener() -> Any:
+        return FeedDown()
+
+    with pytest.raises(StoreError, match=r"database error \(ConnectionResetError\)"):
+        await LazyStore(opener).read_trust_feed(0, limit=10)
