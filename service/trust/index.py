@@ -63,6 +63,7 @@ class TrustIndex:
         interval: float = 0.2,
         max_keys: int = 100_000,
         monotonic: Callable[[], float] = time.monotonic,
+        poll_within: float | None = None,
     ) -> None:
         if not 0 < interval < bound:
             raise ValueError("the poll interval must be shorter than the bound")
@@ -70,6 +71,10 @@ class TrustIndex:
         self.feed = feed
         self.bound = bound
         self.interval = interval
+        # A poll still running after the bound could not make the index current anyway;
+        # abandoned, it frees the requests waiting on it (a connection that went silent,
+        # say, in a failover that sent no reset), and the feed drops that connection.
+        self.poll_within = bound if poll_within is None else poll_within
         self.monotonic = monotonic
         self._answers: LRUCache[Key, tuple[Trusted, ...]] = LRUCache(maxsize=max_keys)
         self._seen: int | None = None  # the feed version the answers reflect
@@ -160,8 +165,9 @@ class TrustIndex:
         started = self.monotonic()
         since = self._seen if self._seen is not None else 0
         try:
-            feed = await self.feed.read(since, limit=FEED_LIMIT)
-        except TrustUnavailable:
+            async with asyncio.timeout(self.poll_within):
+                feed = await self.feed.read(since, limit=FEED_LIMIT)
+        except (TrustUnavailable, TimeoutError):
             # Never raised out of the task: its waiters read `current` instead.
             log.warning("trust change feed unavailable: answering from the store")
             self._current_since = None

@@ -244,3 +244,33 @@ async def test_a_change_this_process_made_is_reloaded_without_waiting_for_a_poll
     assert await index.publishers_for(ISSUER, KEY) == ()
     index.forget(ISSUER, KEY)
     assert [t.project for t in await index.publishers_for(ISSUER, KEY)] == ["sampleproject"]
+
+
+class Silent:
+    """A feed whose read never answers, as over a connection that went silent."""
+
+    def __init__(self) -> None:
+        self.cancelled = asyncio.Event()
+
+    async def read(self, since: int, *, limit: int) -> TrustFeed:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self.cancelled.set()
+        raise AssertionError("unreachable")
+
+
+async def test_a_poll_that_never_answers_is_abandoned_and_the_store_answers(
+    store: SqlStore, issuers: Issuers, clock: Monotonic
+) -> None:
+    """Requests waiting on the shared poll would otherwise wait as long as it does."""
+    feed = Silent()
+    counting = Counting(SqlTrustStore(store, issuers))
+    index = TrustIndex(counting, feed, monotonic=clock, poll_within=0.01)
+    await add(store, issuers)
+    async with asyncio.timeout(10):  # a failure, not a hung suite
+        found = await index.publishers_for(ISSUER, KEY)
+    assert [t.project for t in found] == ["sampleproject"]
+    assert feed.cancelled.is_set()
+    assert index.direct == 1
+    assert not index.current
