@@ -108,6 +108,8 @@ def create_app(settings: Settings, overrides: Overrides | None = None) -> Starle
     )
     cache = key_cache(issuers, settings, client, shared=shared, clock=seams.clock)
     metrics.watch_jwks(cache.stats)
+    if sources.index is not None:
+        metrics.watch_trust_index(sources.index.stats)
     clients = ClientAddress(settings.trusted_proxies)
     pwned = settings.pwned_passwords_url
     breaches = PwnedPasswords(client, pwned) if pwned else None

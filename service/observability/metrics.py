@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -41,6 +41,9 @@ from starlette.routing import Route
 from jwks_cache import CacheStats
 from service.publishers.base import INVALID_REUSE_TOKEN
 
+if TYPE_CHECKING:
+    from service.trust.index import IndexStats
+
 M = TypeVar("M", bound=MetricWrapperBase)
 
 UNKNOWN = "unknown"
@@ -49,8 +52,12 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # Mints take about a millisecond; a JWKS fetch or a slow Redis, tens to thousands.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
-# CacheStats field -> (metric name without _total, help)
-JWKS_COUNTERS = {
+# A stats object's field -> (metric name without _total, help). Each stats object is a
+# plain dataclass of counts its owner increments (jwks_cache's CacheStats, the trust
+# index's IndexStats), read at scrape time.
+Fields = dict[str, tuple[str, str]]
+
+JWKS_COUNTERS: Fields = {
     "hits": ("mintgate_jwks_cache_hits", "Keys served fresh from the JWKS cache"),
     "fetches": ("mintgate_jwks_fetches", "Upstream JWKS fetches attempted"),
     "fetch_failures": ("mintgate_jwks_fetch_failures", "Upstream JWKS fetches that failed"),
@@ -60,6 +67,27 @@ JWKS_COUNTERS = {
         "Unknown kids refused without a refetch (cooldown)",
     ),
     "shared_hits": ("mintgate_jwks_shared_hits", "JWKS loaded from the Redis shared level"),
+}
+
+TRUST_INDEX_COUNTERS: Fields = {
+    "memory": (
+        "mintgate_trust_index_memory_answers",
+        "Trusted-publisher lookups answered from the index in memory",
+    ),
+    "loads": (
+        "mintgate_trust_index_loads",
+        "Trusted-publisher lookups of a key the index did not hold, loaded from the database",
+    ),
+    "direct": (
+        "mintgate_trust_index_direct_answers",
+        "Trusted-publisher lookups sent to the database because the change feed was not"
+        " known current",
+    ),
+    "polls": ("mintgate_trust_feed_polls", "Polls of the trust change feed that succeeded"),
+    "poll_failures": (
+        "mintgate_trust_feed_poll_failures",
+        "Polls of the trust change feed that failed or were abandoned",
+    ),
 }
 
 
@@ -72,29 +100,30 @@ def multiprocess_mode() -> bool:
     return values.ValueClass is not values.MutexValue
 
 
-class JwksCollector(Collector):
-    """Reads CacheStats at scrape time: jwks_cache stays free of Prometheus, and costs nothing."""
+class StatsCollector(Collector):
+    """Reads a stats object at scrape time: its owner stays free of Prometheus, and a count
+    costs it an integer increment."""
 
-    def __init__(self, stats: CacheStats) -> None:
+    def __init__(self, stats: object, fields: Fields) -> None:
         self._stats = stats
+        self._fields = fields
 
     def collect(self) -> Iterator[Metric]:
-        for field, (name, doc) in JWKS_COUNTERS.items():
+        for field, (name, doc) in self._fields.items():
             yield CounterMetricFamily(name, doc, value=getattr(self._stats, field))
 
 
-class _JwksMirror:
+class _StatsMirror:
     """Multiprocess mode: a custom collector would only see the worker that is scraped, so
 
-    each worker adds its CacheStats deltas to file-backed counters after each request.
+    each worker adds its stats' deltas to file-backed counters after each request.
     """
 
-    def __init__(self, stats: CacheStats, registry: CollectorRegistry) -> None:
+    def __init__(self, stats: object, fields: Fields, registry: CollectorRegistry) -> None:
         self._stats = stats
-        self._seen = dict.fromkeys(JWKS_COUNTERS, 0)
+        self._seen = dict.fromkeys(fields, 0)
         self._counters = {
-            field: Counter(name, doc, registry=registry)
-            for field, (name, doc) in JWKS_COUNTERS.items()
+            field: Counter(name, doc, registry=registry) for field, (name, doc) in fields.items()
         }
 
     def sync(self) -> None:
@@ -156,7 +185,7 @@ class Metrics:
         self._in_flight = 0
         if not self.multiprocess:
             self.in_flight.set_function(lambda: self._in_flight)
-        self._mirrors: list[_JwksMirror] = []
+        self._mirrors: list[_StatsMirror] = []
         # labels() costs a lock and a tuple per call; the label sets are few and fixed.
         self._children: dict[tuple[object, ...], MetricWrapperBase] = {}
 
@@ -198,10 +227,16 @@ class Metrics:
             mirror.sync()
 
     def watch_jwks(self, stats: CacheStats) -> None:
+        self._watch(stats, JWKS_COUNTERS)
+
+    def watch_trust_index(self, stats: IndexStats) -> None:
+        self._watch(stats, TRUST_INDEX_COUNTERS)
+
+    def _watch(self, stats: object, fields: Fields) -> None:
         if self.multiprocess:
-            self._mirrors.append(_JwksMirror(stats, self.registry))
+            self._mirrors.append(_StatsMirror(stats, fields, self.registry))
         else:
-            self.registry.register(JwksCollector(stats))
+            self.registry.register(StatsCollector(stats, fields))
 
     def render(self) -> bytes:
         if not self.multiprocess:

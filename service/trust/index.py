@@ -24,6 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from cachetools import LRUCache
@@ -49,6 +50,18 @@ class SourceStore(TrustStore, FrozenTrust, Protocol):
 
 
 Key = tuple[str, str]
+
+
+@dataclass
+class IndexStats:
+    """Plain counts of the index's work, read at scrape time (service.observability.metrics):
+    a mint pays an integer increment, not a Prometheus update."""
+
+    memory: int = 0  # lookups answered from memory
+    loads: int = 0  # lookups of a key not held: loaded from the store (and kept)
+    direct: int = 0  # lookups the store answered because the feed was not known current
+    polls: int = 0  # polls of the change feed that succeeded
+    poll_failures: int = 0  # polls that failed or were abandoned
 
 
 class TrustIndex:
@@ -81,7 +94,7 @@ class TrustIndex:
         self._current_since: float | None = None  # start of the last poll that succeeded
         self._epoch = 0  # bumped by every poll that saw a change: loads overlapping it are dropped
         self._poll: asyncio.Task[None] | None = None
-        self.direct = 0  # answers the store gave because the feed was not known current
+        self.stats = IndexStats()
 
     def __len__(self) -> int:
         return len(self._answers)
@@ -102,12 +115,14 @@ class TrustIndex:
             # request waiting here; if it fails too, the store answers or raises.
             await self._polled()
             if not self.current:
-                self.direct += 1
+                self.stats.direct += 1
                 return tuple(await self.source.publishers_for(issuer, lookup_key))
         key = (issuer, lookup_key)
         found = self._answers.get(key)
         if found is not None:
+            self.stats.memory += 1
             return found
+        self.stats.loads += 1
         epoch = self._epoch
         found = tuple(await self.source.publishers_for(issuer, lookup_key))
         if epoch == self._epoch:
@@ -170,9 +185,11 @@ class TrustIndex:
         except (TrustUnavailable, TimeoutError):
             # Never raised out of the task: its waiters read `current` instead.
             log.warning("trust change feed unavailable: answering from the store")
+            self.stats.poll_failures += 1
             self._current_since = None
             return
         self._apply(feed)
+        self.stats.polls += 1
         self._current_since = started
 
     def _apply(self, feed: TrustFeed) -> None:

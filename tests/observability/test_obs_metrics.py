@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,15 +12,19 @@ import redis.asyncio as aioredis
 import respx
 from fakeissuer import Clock, FakeIssuer, github_claims
 from obskit import scrape, value
+from publishing.publishingkit import DATA, trust
 from servers import free_port
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from service.issuers import load_issuers
 from service.observability.clientip import ClientAddress
 from service.observability.metrics import Metrics
 from service.observability.middleware import ObservabilityMiddleware, RouteTemplates
+from service.store import open_store
+from service.trust import TrustUnavailable
 
 pytestmark = pytest.mark.anyio
 
@@ -92,6 +97,43 @@ async def test_a_jwks_outage_shows_fetches_failures_stale_serves_and_cooldown_hi
     assert value(text, "mintgate_jwks_stale_serves_total") == 1
     assert value(text, "mintgate_jwks_cooldown_hits_total") == 1
     assert value(text, "mintgate_jwks_shared_hits_total") == 0
+
+
+async def test_the_trust_index_shows_memory_answers_loads_polls_and_a_lost_feed(
+    make_client: Any, tmp_path: Path, github: FakeIssuer, issuers_mock: respx.MockRouter
+) -> None:
+    """An operator sees a worker whose feed is lost: its lookups go to the database."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'trust.sqlite3'}"
+    seeded = await open_store(url)
+    try:
+        issuers = load_issuers(DATA / "issuers.toml", audience="mintgate", leeway=30)
+        # Pinned already: a first-use pin is a trust change, and the index would reload.
+        await trust(seeded, issuers, "sampleproject", repository_id="99999")
+    finally:
+        await seeded.close()
+    async with make_client(trust_source="database", database_url=url) as client:
+        for _ in range(3):
+            assert (await mint(client, github.sign(github_claims()))).status_code == 200
+        text = await scrape(client)
+        assert value(text, "mintgate_trust_index_loads_total") == 1
+        assert value(text, "mintgate_trust_index_memory_answers_total") == 2
+        assert value(text, "mintgate_trust_index_direct_answers_total") == 0
+        assert value(text, "mintgate_trust_feed_polls_total") >= 1
+        assert value(text, "mintgate_trust_feed_poll_failures_total") == 0
+
+        index = client._transport.app.state.trust_index  # type: ignore[attr-defined]
+        index.feed = Lost()
+        with pytest.raises(TrustUnavailable):
+            await index.caught_up()
+        assert (await mint(client, github.sign(github_claims()))).status_code == 200
+        text = await scrape(client)
+    assert value(text, "mintgate_trust_index_direct_answers_total") == 1
+    assert value(text, "mintgate_trust_feed_poll_failures_total") >= 3
+
+
+class Lost:
+    async def read(self, since: int, *, limit: int) -> Any:
+        raise TrustUnavailable("the feed's database went away")
 
 
 async def test_redis_down_counts_replay_and_revocation_store_errors(

@@ -17,6 +17,7 @@ from testredis import REDIS_URL
 from jwks_cache import CacheStats
 from service.minting.keys import generate_pem
 from service.observability.metrics import Metrics
+from service.trust.index import IndexStats
 
 REFUSALS = "mintgate_mint_refusals_total"
 MINT = "/_/oidc/mint-token"
@@ -100,3 +101,19 @@ def test_in_multiprocess_mode_jwks_counters_are_carried_into_the_shared_files() 
     text = generate_latest(metrics.registry).decode()
     assert value(text, "mintgate_jwks_fetches_total") == 3
     assert value(text, "mintgate_jwks_stale_serves_total") == 1
+
+
+def test_in_multiprocess_mode_trust_index_counters_are_carried_too() -> None:
+    stats = IndexStats()
+    metrics = Metrics()
+    metrics.multiprocess = True
+    metrics.watch_trust_index(stats)
+    stats.memory += 5
+    stats.poll_failures += 1
+    metrics.observe("/x", "GET", 200, 0.001)
+    stats.memory += 2
+    metrics.observe("/x", "GET", 200, 0.001)
+    text = generate_latest(metrics.registry).decode()
+    assert value(text, "mintgate_trust_index_memory_answers_total") == 7
+    assert value(text, "mintgate_trust_feed_poll_failures_total") == 1
+    assert value(text, "mintgate_trust_index_direct_answers_total") == 0

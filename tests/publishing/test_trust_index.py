@@ -151,7 +151,7 @@ async def test_past_the_bound_without_a_poll_the_store_answers(
     parts[1].broken = True  # the feed is lost: the removal cannot be learnt from it
     clock.now += index.bound
     assert await index.publishers_for(ISSUER, KEY) == ()
-    assert index.direct == 1
+    assert index.stats.direct == 1
 
 
 async def test_feed_and_store_both_down_is_unavailable_never_stale(
@@ -272,5 +272,5 @@ async def test_a_poll_that_never_answers_is_abandoned_and_the_store_answers(
         found = await index.publishers_for(ISSUER, KEY)
     assert [t.project for t in found] == ["sampleproject"]
     assert feed.cancelled.is_set()
-    assert index.direct == 1
+    assert index.stats.direct == 1
     assert not index.current
