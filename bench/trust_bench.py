@@ -50,6 +50,7 @@ import sys
 import tempfile
 import time
 import tracemalloc
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -301,6 +302,24 @@ def report(
     return lines
 
 
+INDEX_COUNTS = {
+    "memory": "mintgate_trust_index_memory_answers_total",
+    "loads": "mintgate_trust_index_loads_total",
+    "direct": "mintgate_trust_index_direct_answers_total",
+    "poll failures": "mintgate_trust_feed_poll_failures_total",
+}
+
+
+def index_counts(srv: Server) -> dict[str, int]:
+    """A database server's trust index counters, from its /metrics: whether the index
+    answered the mints from memory, as the figures assume, or sent them to SQL."""
+    url = f"http://127.0.0.1:{srv.port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        lines = response.read().decode().splitlines()
+    values = dict(line.rsplit(" ", 1) for line in lines if line.startswith("mintgate_trust_"))
+    return {label: int(float(values.get(name, "0"))) for label, name in INDEX_COUNTS.items()}
+
+
 def med_cpu(runs: list[tuple[dict[str, Any], dict[str, Any]]], part: str) -> float:
     return statistics.median(throughput["us_per_mint"][part] for _, throughput in runs)
 
@@ -359,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                 for srv in servers:
                     srv.wait_ready(timeout=180)
                 measured = measure(args, servers, jtis, tokens, client)
+                lookups = {srv.name: index_counts(srv) for srv in servers if srv.name != "toml"}
             except ServerError as exc:
                 print(f"setup failed: {exc}", file=sys.stderr)
                 return 2
@@ -391,6 +411,13 @@ def main(argv: list[str] | None = None) -> int:
     print("floor: the TOML source in the same run. Database: PostgreSQL and the trust index;")
     print("records in the mint journal (db-N) or by group commit to SQL (db-N-commit)")
     print("\n".join(lines))
+    print(
+        "trust index lookups per database server (/metrics): "
+        + "; ".join(
+            f"{name} " + ", ".join(f"{label} {count:,}" for label, count in counts.items())
+            for name, counts in lookups.items()
+        )
+    )
     print(
         f"propagation A -> B over {len(times)} changes (half additions, half removals):"
         f" p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
