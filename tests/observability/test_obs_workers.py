@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -87,33 +88,41 @@ def spread_over_both_workers(served: Served, directory: Path, scratch: Path) -> 
     raise AssertionError(f"one worker took all {sent} connections: {served.tail()}")
 
 
-def test_in_multiprocess_mode_jwks_counters_are_carried_into_the_shared_files() -> None:
+@pytest.mark.parametrize(
+    ("make", "watch", "counted", "once", "untouched"),
+    [
+        pytest.param(
+            CacheStats,
+            "watch_jwks",
+            ("fetches", "mintgate_jwks_fetches_total"),
+            ("stale_serves", "mintgate_jwks_stale_serves_total"),
+            "mintgate_jwks_shared_hits_total",
+            id="jwks",
+        ),
+        pytest.param(
+            IndexStats,
+            "watch_trust_index",
+            ("memory", "mintgate_trust_index_memory_answers_total"),
+            ("poll_failures", "mintgate_trust_feed_poll_failures_total"),
+            "mintgate_trust_index_direct_answers_total",
+            id="trust-index",
+        ),
+    ],
+)
+def test_in_multiprocess_mode_stats_counters_are_carried_into_the_shared_files(
+    make: Any, watch: str, counted: tuple[str, str], once: tuple[str, str], untouched: str
+) -> None:
     """A custom collector sees only the worker that is scraped; the mirror adds deltas."""
-    stats = CacheStats()
+    stats = make()
     metrics = Metrics()
     metrics.multiprocess = True  # as if PROMETHEUS_MULTIPROC_DIR had been set at import
-    metrics.watch_jwks(stats)
-    stats.fetches += 2
-    stats.stale_serves += 1
+    getattr(metrics, watch)(stats)
+    setattr(stats, counted[0], 2)
+    setattr(stats, once[0], 1)
     metrics.observe("/x", "GET", 200, 0.001)
-    stats.fetches += 1
-    metrics.observe("/x", "GET", 200, 0.001)
-    text = generate_latest(metrics.registry).decode()
-    assert value(text, "mintgate_jwks_fetches_total") == 3
-    assert value(text, "mintgate_jwks_stale_serves_total") == 1
-
-
-def test_in_multiprocess_mode_trust_index_counters_are_carried_too() -> None:
-    stats = IndexStats()
-    metrics = Metrics()
-    metrics.multiprocess = True
-    metrics.watch_trust_index(stats)
-    stats.memory += 5
-    stats.poll_failures += 1
-    metrics.observe("/x", "GET", 200, 0.001)
-    stats.memory += 2
+    setattr(stats, counted[0], 3)
     metrics.observe("/x", "GET", 200, 0.001)
     text = generate_latest(metrics.registry).decode()
-    assert value(text, "mintgate_trust_index_memory_answers_total") == 7
-    assert value(text, "mintgate_trust_feed_poll_failures_total") == 1
-    assert value(text, "mintgate_trust_index_direct_answers_total") == 0
+    assert value(text, counted[1]) == 3
+    assert value(text, once[1]) == 1
+    assert value(text, untouched) == 0
