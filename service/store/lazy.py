@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -59,22 +59,26 @@ class LazyStore:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        try:
+        with _as_store_error():
             store = await self._opened()
             async with store.transaction() as tx:
                 yield tx
-        except UNAVAILABLE as exc:
-            # The driver's message can quote SQL and parameters: only the kind goes on.
-            raise StoreError(f"database error ({type(exc).__name__})") from exc
 
     async def read_trust_feed(self, since: int, *, limit: int) -> TrustFeed:
-        try:
+        with _as_store_error():
             store = await self._opened()
             return await store.read_trust_feed(since, limit=limit)
-        except UNAVAILABLE as exc:
-            raise StoreError(f"database error ({type(exc).__name__})") from exc
 
     async def close(self) -> None:
         if self._store is not None:
             await self._store.close()
             self._store = None
+
+
+@contextmanager
+def _as_store_error() -> Iterator[None]:
+    try:
+        yield
+    except UNAVAILABLE as exc:
+        # The driver's message can quote SQL and parameters: only the kind goes on.
+        raise StoreError(f"database error ({type(exc).__name__})") from exc
