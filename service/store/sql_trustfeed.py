@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import Table, bindparam, delete, func, select, true, update
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.store.models_trustfeed import TrustChange, TrustState
@@ -67,6 +68,8 @@ class FeedReader:
             except BaseException:
                 await self._drop()
                 raise
+        if not rows:  # as `.one()` would: an error of the store, so the index answers from SQL
+            raise NoResultFound("the trust feed's state row is missing")
         state = rows[0]
         keys = [(row.issuer, row.lookup_key) for row in rows if row.issuer is not None]
         return TrustFeed(

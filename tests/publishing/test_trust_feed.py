@@ -24,6 +24,8 @@ from service.store.engine import create_engine
 from service.store.models_publishing import TrustedPublisher
 from service.store.records_publishing import TrustFeed
 from service.store.sql_trustfeed import FeedReader
+from service.trust import TrustUnavailable
+from service.trust.sql import SqlTrustFeed
 from service.trust.tables import publisher_spec
 
 pytestmark = pytest.mark.anyio
@@ -296,3 +298,13 @@ async def test_closing_the_store_closes_its_feed_connection(
     assert await backends(pg_store, name) == ["idle"]
     await store.close()
     assert await backends(pg_store, name) == []
+
+
+async def test_a_missing_state_row_is_an_outage_not_a_crash(
+    store: SqlStore, issuers: Issuers
+) -> None:
+    """Without its row the feed cannot say what is current: the index answers from SQL."""
+    async with store.transaction() as tx:
+        await tx.session.execute(text("DELETE FROM trust_state"))  # type: ignore[attr-defined]
+    with pytest.raises(TrustUnavailable):
+        await SqlTrustFeed(store).read(0, limit=10)
