@@ -88,7 +88,7 @@ async def measure(polls: int, rounds: int, backlog: int) -> None:
     feed = SqlTrustFeed(store)
     ways: dict[str, Callable[[], Awaitable[object]]] = {
         "transaction (floor)": lambda: in_a_transaction(store),
-        "feed reader": lambda: feed.read(0, limit=10_000),
+        "feed reader": lambda: feed.read(0, limit=FEED_LIMIT),
     }
     try:
         for poll in ways.values():  # warm: connections open, statements prepared

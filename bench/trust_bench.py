@@ -57,6 +57,7 @@ from typing import Any
 
 import redis
 from issuer import JWKSServer
+from prometheus_client.parser import text_string_to_metric_families
 from scale_lookup import _asks
 from scale_setup import (
     PUBLISHER,
@@ -315,9 +316,9 @@ def index_counts(srv: Server) -> dict[str, int]:
     answered the mints from memory, as the figures assume, or sent them to SQL."""
     url = f"http://127.0.0.1:{srv.port}/metrics"
     with urllib.request.urlopen(url, timeout=5) as response:
-        lines = response.read().decode().splitlines()
-    values = dict(line.rsplit(" ", 1) for line in lines if line.startswith("mintgate_trust_"))
-    return {label: int(float(values.get(name, "0"))) for label, name in INDEX_COUNTS.items()}
+        families = text_string_to_metric_families(response.read().decode())
+    values = {sample.name: sample.value for family in families for sample in family.samples}
+    return {label: int(values.get(name, 0)) for label, name in INDEX_COUNTS.items()}
 
 
 def med_cpu(runs: list[tuple[dict[str, Any], dict[str, Any]]], part: str) -> float:
