@@ -94,6 +94,8 @@ class TrustIndex:
         self._current_since: float | None = None  # start of the last poll that succeeded
         self._epoch = 0  # bumped by every poll that saw a change: loads overlapping it are dropped
         self._poll: asyncio.Task[None] | None = None
+        # Loads under way, by key, with the epoch each began in.
+        self._loading: dict[Key, tuple[int, asyncio.Future[tuple[Trusted, ...]]]] = {}
         self.stats = IndexStats()
 
     def __len__(self) -> int:
@@ -123,8 +125,22 @@ class TrustIndex:
             self.stats.memory += 1
             return found
         self.stats.loads += 1
-        epoch = self._epoch
-        found = tuple(await self.source.publishers_for(issuer, lookup_key))
+        loading = self._loading.get(key)
+        if loading is None or loading[0] != self._epoch:
+            # A load begun before the last change was seen may have read trust that is
+            # gone: it is joined only within its own epoch, as if it had finished and been
+            # kept, so a cold key costs one query however many mints wait for it.
+            loading = (self._epoch, asyncio.ensure_future(self._load(key, self._epoch)))
+            self._loading[key] = loading
+        # Shielded: a request that gives up does not cancel the load others wait on.
+        return await asyncio.shield(loading[1])
+
+    async def _load(self, key: Key, epoch: int) -> tuple[Trusted, ...]:
+        try:
+            found = tuple(await self.source.publishers_for(*key))
+        finally:
+            if self._loading.get(key, (None,))[0] == epoch:
+                del self._loading[key]
         if epoch == self._epoch:
             # No poll saw a change while this load ran: it cannot be older than the poll
             # that made the index current.

@@ -191,6 +191,46 @@ async def test_a_load_that_overlaps_a_change_is_not_kept(
     assert source.loads == 2
 
 
+async def test_concurrent_lookups_of_a_cold_key_share_one_load(
+    index: TrustIndex, parts: tuple[Counting, Feed], store: SqlStore, issuers: Issuers
+) -> None:
+    await add(store, issuers)
+    await index.caught_up()
+    source = parts[0]
+    source.hold = asyncio.Event()
+    first = asyncio.create_task(index.publishers_for(ISSUER, KEY))
+    await source.loading.wait()
+    others = [asyncio.create_task(index.publishers_for(ISSUER, KEY)) for _ in range(3)]
+    await asyncio.sleep(0)  # each has asked, and found the load under way
+    first.cancel()  # the request that began the load gives up; the load goes on
+    source.hold.set()
+    answers = await asyncio.gather(*others)
+    assert all([t.project for t in found] == ["sampleproject"] for found in answers)
+    assert source.loads == 1
+    assert first.cancelled()
+
+
+async def test_a_load_begun_before_a_change_is_not_joined_after_it(
+    index: TrustIndex, parts: tuple[Counting, Feed], store: SqlStore, issuers: Issuers
+) -> None:
+    publisher = await add(store, issuers)
+    await index.caught_up()
+    source = parts[0]
+    held = source.hold = asyncio.Event()
+    slow = asyncio.create_task(index.publishers_for(ISSUER, KEY))
+    await source.loading.wait()  # it read the publisher; the removal lands after
+    await remove(store, publisher)
+    await index.caught_up()
+    source.hold = None  # the next load answers at once
+    async with asyncio.timeout(10):  # joined to the slow load, it would wait for ever
+        assert await index.publishers_for(ISSUER, KEY) == ()  # its own load
+    assert source.loads == 2
+    held.set()
+    assert await slow  # the answer it read, for the request that asked
+    assert await index.publishers_for(ISSUER, KEY) == ()  # and the newer answer is kept
+    assert source.loads == 2
+
+
 @pytest.mark.parametrize(
     "feed",
     [
