@@ -58,7 +58,9 @@ class IndexStats:
     a mint pays an integer increment, not a Prometheus update."""
 
     memory: int = 0  # lookups answered from memory
-    loads: int = 0  # lookups of a key not held: loaded (kept unless a poll saw a change)
+    # lookups of a key not held: loaded (kept unless a poll saw a change), or joined to a
+    # load of it under way
+    loads: int = 0
     direct: int = 0  # lookups the store answered because the feed was not known current
     polls: int = 0  # polls of the change feed that succeeded
     poll_failures: int = 0  # polls that failed or were abandoned
