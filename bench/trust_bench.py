@@ -1,6 +1,7 @@
 """Trusted publishers from the database against the TOML file: mint cost, propagation, memory.
 
     .venv/bin/python bench/trust_bench.py [--levels 10,1000000] [--rounds 3] [--duration 4]
+        [--runs 1]
 
 The floor of this benchmark is mintgate on its file-only source (MINTGATE_TRUST_SOURCE
 =toml: a dict lookup, no database on the path, no mint records), measured in the same
@@ -33,7 +34,8 @@ median of the paired ratios (each round against the floor's round beside it): on
 shared machine the speed of the whole drifts between rounds (the floor alone has moved
 from 837 to 1,301 req/s within one run), and a pair measured seconds apart shares
 most of that drift, where a ratio of the two medians does not. The ratio of the
-medians is printed beside it.
+medians is printed beside it. `--runs N` starts every server anew N times and pools
+the rounds (bench/trust_report.py says why); each run's own median is printed too.
 Exit status: 0 when every mint was a 200 and recorded once, 1 otherwise, 2 when setup
 failed.
 """
@@ -50,14 +52,12 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import redis
 from issuer import JWKSServer
-from prometheus_client.parser import text_string_to_metric_families
 from scale_lookup import _asks
 from scale_setup import (
     PUBLISHER,
@@ -78,6 +78,7 @@ from servers import Server, ServerError, cpu_of
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from trust_report import STORES, Measured, index_counts, report
 
 from service.commands.bench import ProgressBar
 from service.issuers import load_issuers
@@ -87,11 +88,6 @@ from service.trust.index import TrustIndex
 from service.trust.seed import Plan, seed
 from service.trust.sql import SqlTrustFeed, SqlTrustStore
 from service.trust.tables import publisher_spec
-
-AIM_RATIO = 0.9
-AIM_P50 = 1.2
-# The stores' processes, by /proc comm, and their names in the CPU table.
-STORES = {"redis-server": "redis", "postgres": "postgres"}
 
 
 async def seeded(url: str) -> int:
@@ -162,10 +158,10 @@ def measure(
     jtis: list[str],
     tokens: list[str],
     client: redis.Redis,
-) -> dict[str, list[tuple[dict[str, Any], dict[str, Any]]]]:
+) -> Measured:
     for srv in servers:  # warm: JWKS fetched, pools open, the index loaded
         phase(srv, jtis, tokens, 4, 2.0, client)
-    measured: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    measured: Measured = {}
     for index in range(args.rounds):
         # Each round starts one server later: no server is always measured first, or
         # always just after the one that loads PostgreSQL most.
@@ -258,82 +254,14 @@ async def memory(url: str, level: int, issuers_file: Path, keys: int) -> float:
     return (after - before) / max(held, 1)
 
 
-def report(
-    measured: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]], floor: str
-) -> list[str]:
-    def med(name: str, which: int, key: str) -> float:
-        return statistics.median(pair[which][key] for pair in measured[name])
-
-    def paired(name: str, which: int, key: str) -> list[float]:
-        """Each round against the floor's round beside it."""
-        rounds = zip(measured[name], measured[floor], strict=True)
-        return [run[which][key] / base[which][key] for run, base in rounds]
-
-    base_rps, base_p50 = med(floor, 1, "rps"), med(floor, 0, "p50_ms")
-    lines = [
-        f"{'server':<20}{'req/s @16':>10}{'ratio':>7}{'paired':>8}{'p50 @1':>9}{'ratio':>7}"
-        f"{'paired':>8}{'p99 @1':>9}  aims, paired (>= 0.9, <= 1.2)"
-    ]
-    for name in measured:
-        rps, p50 = med(name, 1, "rps"), med(name, 0, "p50_ms")
-        ratio = statistics.median(paired(name, 1, "rps"))
-        p50_ratio = statistics.median(paired(name, 0, "p50_ms"))
-        aims = ""
-        if name != floor:
-            aims = f"  {_aim(ratio >= AIM_RATIO)} {_aim(p50_ratio <= AIM_P50)}"
-        lines.append(
-            f"{name:<20}{rps:>10,.0f}{rps / base_rps:>7.2f}{ratio:>8.2f}{p50:>9.3f}"
-            f"{p50 / base_p50:>7.2f}{p50_ratio:>8.2f}{med(name, 0, 'p99_ms'):>9.3f}{aims}"
-        )
-    lines.append("")
-    lines.append("each round against the floor's round beside it (throughput @16; p50 @1):")
-    for name in measured:
-        if name != floor:
-            rps_rounds = " ".join(f"{x:.2f}" for x in paired(name, 1, "rps"))
-            p50_rounds = " ".join(f"{x:.2f}" for x in paired(name, 0, "p50_ms"))
-            lines.append(f"{name:<20}{rps_rounds};  {p50_rounds}")
-    lines.append("")
-    lines.append("CPU per mint @16, microseconds (medians over rounds), and the server's share:")
-    parts = ("server", "loadgen", *STORES.values())
-    lines.append(f"{'server':<20}" + "".join(f"{part:>10}" for part in parts) + f"{'busy':>7}")
-    for name in measured:
-        per = [med_cpu(measured[name], part) for part in parts]
-        busy = statistics.median(pair[1]["server_cpu"] for pair in measured[name])
-        lines.append(f"{name:<20}" + "".join(f"{x:>10,.0f}" for x in per) + f"{busy:>7.0%}")
-    return lines
-
-
-INDEX_COUNTS = {
-    "memory": "mintgate_trust_index_memory_answers_total",
-    "loads": "mintgate_trust_index_loads_total",
-    "direct": "mintgate_trust_index_direct_answers_total",
-    "poll failures": "mintgate_trust_feed_poll_failures_total",
-}
-
-
-def index_counts(srv: Server) -> dict[str, int]:
-    """A database server's trust index counters, from its /metrics: whether the index
-    answered the mints from memory, as the figures assume, or sent them to SQL."""
-    url = f"http://127.0.0.1:{srv.port}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        families = text_string_to_metric_families(response.read().decode())
-    values = {sample.name: sample.value for family in families for sample in family.samples}
-    return {label: int(values.get(name, 0)) for label, name in INDEX_COUNTS.items()}
-
-
-def med_cpu(runs: list[tuple[dict[str, Any], dict[str, Any]]], part: str) -> float:
-    return statistics.median(throughput["us_per_mint"][part] for _, throughput in runs)
-
-
-def _aim(met: bool) -> str:
-    return "PASS" if met else "MISS"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--levels", default="10,1000000")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=4.0)
+    parser.add_argument(
+        "--runs", type=int, default=1, help="times to start every server anew, rounds pooled"
+    )
     parser.add_argument("--pool", type=int, default=60_000)
     parser.add_argument("--changes", type=int, default=40)
     parser.add_argument("--memory-keys", type=int, default=20_000)
@@ -349,7 +277,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"{platform.platform()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     sweep(client)
-    bad = 0
     with tempfile.TemporaryDirectory(prefix="mintgate-trust-") as tmp:
         work = Path(tmp)
         keys = make_keys(work)
@@ -357,44 +284,38 @@ def main(argv: list[str] | None = None) -> int:
             issuers_file = write_issuers(work, 1, jwks)
             urls = {level: prepare(level, issuers_file, reuse=args.reuse_db) for level in levels}
             before = {level: asyncio.run(recorded(url)) for level, url in urls.items()}
-            floor = server("toml", work, keys, issuers_file, urls[levels[0]],
-                           BENCH_TRUST_SOURCE="toml")  # fmt: skip
-            servers = [floor] + [
-                server(f"db-{level:,}", work, keys, issuers_file, url)
-                for level, url in urls.items()
-            ]
-            first = levels[0]
-            off = {"BENCH_MINT_JOURNAL": "off"}
-            servers.append(
-                server(f"db-{first:,}-commit", work, keys, issuers_file, urls[first], **off)
-            )
-            if args.profile is not None:  # py-spy: where each server's CPU goes
-                args.profile.mkdir(parents=True, exist_ok=True)
-                for srv in servers:
-                    srv.profile = args.profile / f"{srv.name}.folded"
             jtis, tokens = sign(keys, args.pool, 4 * 3600)
-            try:
-                for srv in servers:
-                    srv.start()
-                for srv in servers:
-                    srv.wait_ready(timeout=180)
-                measured = measure(args, servers, jtis, tokens, client)
-                lookups = {srv.name: index_counts(srv) for srv in servers if srv.name != "toml"}
-            except ServerError as exc:
-                print(f"setup failed: {exc}", file=sys.stderr)
-                return 2
-            finally:
-                for srv in servers:
-                    srv.stop()
-            bad = sum(p["non200"] for runs in measured.values() for run in runs for p in run)
+            runs: list[Measured] = []
+            lookups: list[dict[str, dict[str, int]]] = []
+            for run in range(args.runs):
+                if args.runs > 1:
+                    print(f"run {run + 1} of {args.runs}: every server started anew", flush=True)
+                servers = make_servers(args, work, keys, issuers_file, urls, run)
+                try:
+                    for srv in servers:
+                        srv.start()
+                    for srv in servers:
+                        srv.wait_ready(timeout=180)
+                    runs.append(measure(args, servers, jtis, tokens, client))
+                    lookups.append(
+                        {srv.name: index_counts(srv) for srv in servers if srv.name != "toml"}
+                    )
+                except ServerError as exc:
+                    print(f"setup failed: {exc}", file=sys.stderr)
+                    return 2
+                finally:
+                    for srv in servers:
+                        srv.stop()
+            bad = sum(p["non200"] for measured in runs for rounds in measured.values()
+                      for pair in rounds for p in pair)  # fmt: skip
             # Stopped: every drainer has written what it took (and the rest waits for none).
             lost = []
             for level, url in urls.items():
-                names = [s.name for s in servers if s.name.startswith(f"db-{level:,}")]
-                answered = sum(ANSWERED.get(name, 0) for name in names)
+                prefix = f"db-{level:,}"
+                answered = sum(n for name, n in ANSWERED.items() if name.startswith(prefix))
                 after = asyncio.run(recorded(url))
                 got = (after[0] - before[level][0], after[1] - before[level][1])
-                print(f"db-{level:,}: {answered:,} tokens answered, recorded {got}")
+                print(f"{prefix}: {answered:,} tokens answered, recorded {got}")
                 if got != (answered, answered):
                     lost.append(level)
             times = asyncio.run(propagation(urls[levels[0]], issuers_file, args.changes))
@@ -406,19 +327,22 @@ def main(argv: list[str] | None = None) -> int:
         for level in levels:
             asyncio.run(drop_database(level))
     sweep(client)
-    lines = report(measured, "toml")
     print()
-    print(f"mint-token, {args.rounds} alternating rounds of {args.duration:g} s per phase;")
+    print(
+        f"mint-token, {args.runs} run(s) of {args.rounds} alternating rounds of"
+        f" {args.duration:g} s per phase;"
+    )
     print("floor: the TOML source in the same run. Database: PostgreSQL and the trust index;")
     print("records in the mint journal (db-N) or by group commit to SQL (db-N-commit)")
-    print("\n".join(lines))
-    print(
-        "trust index lookups per database server (/metrics): "
-        + "; ".join(
-            f"{name} " + ", ".join(f"{label} {count:,}" for label, count in counts.items())
-            for name, counts in lookups.items()
+    print("\n".join(report(runs, "toml")))
+    for run, counts in enumerate(lookups, 1):
+        print(
+            f"trust index lookups per database server (/metrics), run {run}: "
+            + "; ".join(
+                f"{name} " + ", ".join(f"{label} {n:,}" for label, n in found.items())
+                for name, found in counts.items()
+            )
         )
-    )
     print(
         f"propagation A -> B over {len(times)} changes (half additions, half removals):"
         f" p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
@@ -427,6 +351,30 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  at 1,000,000 publishers all cached: {per_key * 1e6 / 2**30:.1f} GiB per process")
     print(f"responses not 200: {bad}; levels whose records do not match the answers: {lost}")
     return 1 if bad or lost else 0
+
+
+def make_servers(
+    args: argparse.Namespace,
+    work: Path,
+    keys: Any,
+    issuers_file: Path,
+    urls: dict[int, str],
+    run: int,
+) -> list[Server]:
+    """The floor, a database server per level, and the first level's group-commit one."""
+    first = next(iter(urls))
+    floor = server("toml", work, keys, issuers_file, urls[first], BENCH_TRUST_SOURCE="toml")
+    servers = [floor] + [
+        server(f"db-{level:,}", work, keys, issuers_file, url) for level, url in urls.items()
+    ]
+    off = {"BENCH_MINT_JOURNAL": "off"}
+    servers.append(server(f"db-{first:,}-commit", work, keys, issuers_file, urls[first], **off))
+    if args.profile is not None:  # py-spy: where each server's CPU goes
+        args.profile.mkdir(parents=True, exist_ok=True)
+        suffix = f"-{run + 1}" if args.runs > 1 else ""
+        for srv in servers:
+            srv.profile = args.profile / f"{srv.name}{suffix}.folded"
+    return servers
 
 
 if __name__ == "__main__":
