@@ -316,7 +316,7 @@ class RedisMintJournal:
         try:
             if good:  # a sweep can find nothing but junk: no transaction for it
                 await self.writer.write([entry for _, entry in good], again=again)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, StoreError) as exc:
             if not refused_by_sql(exc):
                 raise
             # Written meanwhile by a sweep (minted_tokens' unique key), or one entry SQL
@@ -325,10 +325,11 @@ class RedisMintJournal:
             for entry_id, entry in good:
                 try:
                     await self.writer.write([entry], again=True)
-                except SQLAlchemyError as alone:
+                except (SQLAlchemyError, StoreError) as alone:
                     if not refused_by_sql(alone):
                         raise
-                    bad.append((entry_id, entry.encoded, type(alone).__name__))
+                    cause = alone.__cause__ if isinstance(alone, StoreError) else alone
+                    bad.append((entry_id, entry.encoded, type(cause).__name__))
                     refused += 1
         for entry_id, raw, why in bad:
             log.error(

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from service.minting.tokens import Minted, Planned
 from service.publishers.base import Claims
-from service.store.base import Store
+from service.store.base import Store, StoreError
 from service.store.records_publishing import MintedTokenRecord
 from service.trust import Trusted
 from service.trust.groupcommit import GroupCommit
@@ -51,13 +51,17 @@ class RecordUnavailable(Exception):
     """A mint's record cannot be kept now: mint nothing (the exchange answers 503)."""
 
 
-def refused_by_sql(exc: Exception) -> bool:
+def refused_by_sql(exc: BaseException) -> bool:
     """SQL refused what a record holds (a value too long, a constraint): not an outage,
     so the other records of its batch can still be written.
 
     asyncpg's executemany reports a data error as a plain DBAPIError, so the SQLSTATE
-    class decides: 22 data exception, 23 integrity constraint violation.
+    class decides: 22 data exception, 23 integrity constraint violation. The app's
+    store (store/lazy.py) reports every driver error as StoreError, the driver's
+    error as its cause: the cause decides.
     """
+    if isinstance(exc, StoreError):
+        return exc.__cause__ is not None and refused_by_sql(exc.__cause__)
     if isinstance(exc, IntegrityError | DataError):
         return True
     if not isinstance(exc, DBAPIError):

@@ -15,7 +15,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,16 +29,19 @@ from publishingkit import app_over, codes, mint, trust
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from service.issuers import Issuers
-from service.minting.tokens import Planned
+from service.minting.tokens import Minted, Planned
 from service.redisclient import redis_client
 from service.replay import ReplayUnavailable, replay_key
 from service.store import SqlStore
+from service.store.base import Store, StoreError
+from service.store.lazy import LazyStore
 from service.trust import Trusted
 from service.trust.journal import RedisMintJournal, journal_key
 from service.trust.records import (
     MintEntry,
     RecordUnavailable,
     RecordWriter,
+    SqlMintRecorder,
     refused_by_sql,
 )
 from service.trust.sql import SqlTrustStore
@@ -55,12 +58,23 @@ def key() -> str:
     return f"mintgate:mint-journal:test-{uuid.uuid4().hex[:8]}"
 
 
+def as_the_app_has_it(store: Store) -> Store:
+    """The store as the app hands it to the journal: opened lazily, every driver error
+    a StoreError with the driver's error as its cause (store/lazy.py)."""
+
+    async def opened() -> Store:
+        return store
+
+    return LazyStore(opened)
+
+
 @pytest.fixture
 async def journals(
     redis: aioredis.Redis, store: SqlStore, key: str
 ) -> AsyncIterator[Callable[..., RedisMintJournal]]:
     def make(**options: Any) -> RedisMintJournal:
-        return RedisMintJournal(redis, store, key=key, clock=lambda: NOW, **options)
+        lazy = as_the_app_has_it(store)
+        return RedisMintJournal(redis, lazy, key=key, clock=lambda: NOW, **options)
 
     yield make
     await redis.delete(key, f"{key}:rejected")
@@ -338,10 +352,15 @@ async def test_an_entry_that_does_not_parse_is_kept_aside_not_dropped(kit: Kit) 
     assert all(fields[b"why"] for _, fields in rejected)
 
 
+@pytest.mark.parametrize("wrap", [as_the_app_has_it, lambda store: store], ids=["app", "bare"])
 async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
-    redis: aioredis.Redis, pg_store: SqlStore, issuers: Issuers, key: str
+    redis: aioredis.Redis,
+    pg_store: SqlStore,
+    issuers: Issuers,
+    key: str,
+    wrap: Callable[[Store], Store],
 ) -> None:
-    journal = RedisMintJournal(redis, pg_store, key=key, clock=lambda: NOW, idle_ms=0)
+    journal = RedisMintJournal(redis, wrap(pg_store), key=key, clock=lambda: NOW, idle_ms=0)
     try:
         trusted = await used(pg_store, issuers)
         assert await record(journal, trusted, "a")
@@ -360,6 +379,34 @@ async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
         assert fields[b"why"] in (b"DataError", b"DBAPIError")
     finally:
         await redis.delete(key, f"{key}:rejected")
+
+
+async def test_without_redis_one_record_sql_refuses_fails_only_its_own_mint(
+    pg_store: SqlStore, issuers: Issuers
+) -> None:
+    """Group commit (SqlMintRecorder) over the app's store: the refused record is tried
+    alone and fails its own mint; the mints committed beside it are answered."""
+    recorder = SqlMintRecorder(as_the_app_has_it(pg_store), clock=lambda: NOW)
+    trusted = await used(pg_store, issuers)
+    too_long = [replace(trusted[0], project="x" * 300)]
+
+    def minted(jti: str) -> Minted:
+        return Minted("t", expires=NOW + 900, jti=jti, projects=("sampleproject",), issued=NOW)
+
+    try:
+        outcomes = await asyncio.gather(
+            recorder.minted(ISSUER, {}, trusted, minted("a")),
+            recorder.minted(ISSUER, {}, too_long, minted("b")),
+            recorder.minted(ISSUER, {}, trusted, minted("c")),
+            return_exceptions=True,
+        )
+    finally:
+        await recorder.aclose()
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    assert isinstance(outcomes[1], Exception)
+    assert refused_by_sql(outcomes[1])
+    assert await written(pg_store) == (["a", "c"], ["a", "c"])
 
 
 class Committed:
@@ -556,6 +603,13 @@ class _Driver(Exception):
         self.sqlstate = sqlstate
 
 
+def _from(cause: Exception) -> StoreError:
+    try:
+        raise StoreError("database error") from cause
+    except StoreError as wrapped:
+        return wrapped
+
+
 @pytest.mark.parametrize(
     ("error", "refused"),
     [
@@ -568,8 +622,26 @@ class _Driver(Exception):
         (DBAPIError("INSERT", {}, _Driver("42P01")), False),  # no such table: not migrated
         (OperationalError("BEGIN", {}, ConnectionRefusedError()), False),
         (ConnectionRefusedError(), False),
+        # the app's store (store/lazy.py): the driver's error is the cause
+        (_from(IntegrityError("INSERT", {}, Exception())), True),
+        (_from(DBAPIError("INSERT", {}, _Driver("22001"))), True),
+        (_from(OperationalError("BEGIN", {}, ConnectionRefusedError())), False),
+        (StoreError("database unavailable (the last attempt just failed)"), False),
     ],
-    ids=["integrity", "data", "too-long", "unique", "connection", "undefined-table", "down", "os"],
+    ids=[
+        "integrity",
+        "data",
+        "too-long",
+        "unique",
+        "connection",
+        "undefined-table",
+        "down",
+        "os",
+        "store-integrity",
+        "store-too-long",
+        "store-down",
+        "store-not-open",
+    ],
 )
 def test_only_a_record_sql_refuses_is_set_aside(error: Exception, refused: bool) -> None:
     assert refused_by_sql(error) is refused
