@@ -184,9 +184,12 @@ class TrustIndex:
             await asyncio.sleep(self.interval)
 
     async def aclose(self) -> None:
-        """Wait out a poll under way, so nothing reads the store after it closes."""
+        """Wait out a poll and the loads under way, so nothing reads the store after it
+        closes (a load goes on when the request that began it gives up)."""
+        pending = [future for _, future in self._loading.values()]
         if self._poll is not None:
-            await asyncio.gather(self._poll, return_exceptions=True)
+            pending.append(self._poll)
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _polled(self) -> None:
         if self._poll is None or self._poll.done():

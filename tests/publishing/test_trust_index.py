@@ -210,6 +210,26 @@ async def test_concurrent_lookups_of_a_cold_key_share_one_load(
     assert first.cancelled()
 
 
+async def test_closing_waits_for_a_load_its_request_gave_up_on(
+    index: TrustIndex, parts: tuple[Counting, Feed], store: SqlStore, issuers: Issuers
+) -> None:
+    await add(store, issuers)
+    await index.caught_up()
+    source = parts[0]
+    held = source.hold = asyncio.Event()
+    request = asyncio.create_task(index.publishers_for(ISSUER, KEY))
+    await source.loading.wait()
+    request.cancel()
+    closing = asyncio.create_task(index.aclose())
+    for _ in range(20):  # turns of the loop, not time: it waits for the load, not a clock
+        await asyncio.sleep(0)
+    assert not closing.done()  # the load still reads the store
+    held.set()
+    async with asyncio.timeout(10):
+        await closing
+    assert len(index) == 1  # it finished, and was kept
+
+
 async def test_a_load_begun_before_a_change_is_not_joined_after_it(
     index: TrustIndex, parts: tuple[Counting, Feed], store: SqlStore, issuers: Issuers
 ) -> None:
