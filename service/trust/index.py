@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -186,7 +186,7 @@ class TrustIndex:
     async def aclose(self) -> None:
         """Wait out a poll and the loads under way, so nothing reads the store after it
         closes (a load goes on when the request that began it gives up)."""
-        pending = [future for _, future in self._loading.values()]
+        pending: list[Awaitable[object]] = [f for _, f in self._loading.values()]
         if self._poll is not None:
             pending.append(self._poll)
         await asyncio.gather(*pending, return_exceptions=True)
