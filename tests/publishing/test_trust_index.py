@@ -191,19 +191,28 @@ async def test_a_load_that_overlaps_a_change_is_not_kept(
     assert source.loads == 2
 
 
+async def held_load(
+    index: TrustIndex, source: Counting, store: SqlStore, issuers: Issuers
+) -> tuple[int, asyncio.Event, asyncio.Task[Sequence[Trusted]]]:
+    """A publisher, the index current, and a lookup whose load has read it and now waits
+    for the event."""
+    publisher = await add(store, issuers)
+    await index.caught_up()
+    held = source.hold = asyncio.Event()
+    request = asyncio.create_task(index.publishers_for(ISSUER, KEY))
+    await source.loading.wait()
+    return publisher, held, request
+
+
 async def test_concurrent_lookups_of_a_cold_key_share_one_load(
     index: TrustIndex, parts: tuple[Counting, Feed], store: SqlStore, issuers: Issuers
 ) -> None:
-    await add(store, issuers)
-    await index.caught_up()
     source = parts[0]
-    source.hold = asyncio.Event()
-    first = asyncio.create_task(index.publishers_for(ISSUER, KEY))
-    await source.loading.wait()
+    _, held, first = await held_load(index, source, store, issuers)
     others = [asyncio.create_task(index.publishers_for(ISSUER, KEY)) for _ in range(3)]
     await asyncio.sleep(0)  # each has asked, and found the load under way
     first.cancel()  # the request that began the load gives up; the load goes on
-    source.hold.set()
+    held.set()
     answers = await asyncio.gather(*others)
     assert all([t.project for t in found] == ["sampleproject"] for found in answers)
     assert source.loads == 1
@@ -213,12 +222,7 @@ async def test_concurrent_lookups_of_a_cold_key_share_one_load(
 async def test_closing_waits_for_a_load_its_request_gave_up_on(
     index: TrustIndex, parts: tuple[Counting, Feed], store: SqlStore, issuers: Issuers
 ) -> None:
-    await add(store, issuers)
-    await index.caught_up()
-    source = parts[0]
-    held = source.hold = asyncio.Event()
-    request = asyncio.create_task(index.publishers_for(ISSUER, KEY))
-    await source.loading.wait()
+    _, held, request = await held_load(index, parts[0], store, issuers)
     request.cancel()
     closing = asyncio.create_task(index.aclose())
     for _ in range(20):  # turns of the loop, not time: it waits for the load, not a clock
@@ -233,13 +237,9 @@ async def test_closing_waits_for_a_load_its_request_gave_up_on(
 async def test_a_load_begun_before_a_change_is_not_joined_after_it(
     index: TrustIndex, parts: tuple[Counting, Feed], store: SqlStore, issuers: Issuers
 ) -> None:
-    publisher = await add(store, issuers)
-    await index.caught_up()
     source = parts[0]
-    held = source.hold = asyncio.Event()
-    slow = asyncio.create_task(index.publishers_for(ISSUER, KEY))
-    await source.loading.wait()  # it read the publisher; the removal lands after
-    await remove(store, publisher)
+    publisher, held, slow = await held_load(index, source, store, issuers)
+    await remove(store, publisher)  # after the slow load read it
     await index.caught_up()
     source.hold = None  # the next load answers at once
     async with asyncio.timeout(10):  # joined to the slow load, it would wait for ever
