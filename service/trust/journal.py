@@ -63,6 +63,7 @@ from service.trust.records import (
     RecordWriter,
     mint_entry,
     refused_by_sql,
+    sql_refusal,
 )
 
 log = logging.getLogger(__name__)
@@ -326,10 +327,10 @@ class RedisMintJournal:
                 try:
                     await self.writer.write([entry], again=True)
                 except (SQLAlchemyError, StoreError) as alone:
-                    if not refused_by_sql(alone):
+                    refusal = sql_refusal(alone)
+                    if refusal is None:
                         raise
-                    cause = alone.__cause__ if isinstance(alone, StoreError) else alone
-                    bad.append((entry_id, entry.encoded, type(cause).__name__))
+                    bad.append((entry_id, entry.encoded, type(refusal).__name__))
                     refused += 1
         for entry_id, raw, why in bad:
             log.error(

@@ -51,9 +51,9 @@ class RecordUnavailable(Exception):
     """A mint's record cannot be kept now: mint nothing (the exchange answers 503)."""
 
 
-def refused_by_sql(exc: BaseException) -> bool:
-    """SQL refused what a record holds (a value too long, a constraint): not an outage,
-    so the other records of its batch can still be written.
+def sql_refusal(exc: BaseException) -> BaseException | None:
+    """The error with which SQL refused what a record holds (a value too long, a
+    constraint), or None when `exc` is not one (an outage, a bug).
 
     asyncpg's executemany reports a data error as a plain DBAPIError, so the SQLSTATE
     class decides: 22 data exception, 23 integrity constraint violation. The app's
@@ -61,13 +61,19 @@ def refused_by_sql(exc: BaseException) -> bool:
     error as its cause: the cause decides.
     """
     if isinstance(exc, StoreError):
-        return exc.__cause__ is not None and refused_by_sql(exc.__cause__)
+        return None if exc.__cause__ is None else sql_refusal(exc.__cause__)
     if isinstance(exc, IntegrityError | DataError):
-        return True
+        return exc
     if not isinstance(exc, DBAPIError):
-        return False
+        return None
     state = getattr(exc.orig, "sqlstate", None)
-    return isinstance(state, str) and state[:2] in ("22", "23")
+    return exc if isinstance(state, str) and state[:2] in ("22", "23") else None
+
+
+def refused_by_sql(exc: BaseException) -> bool:
+    """SQL refused what a record holds: not an outage, so the other records of its batch
+    can still be written (sql_refusal)."""
+    return sql_refusal(exc) is not None
 
 
 def run_id(claims: Claims) -> str | None:
