@@ -61,6 +61,7 @@ from issuer import JWKSServer
 from scale_lookup import _asks
 from scale_setup import (
     PUBLISHER,
+    Keys,
     add_bench_publisher,
     bench_redis,
     create_database,
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
 def make_servers(
     args: argparse.Namespace,
     work: Path,
-    keys: Any,
+    keys: Keys,
     issuers_file: Path,
     urls: dict[int, str],
     run: int,

@@ -141,7 +141,8 @@ class TrustIndex:
         try:
             found = tuple(await self.source.publishers_for(*key))
         finally:
-            if self._loading.get(key, (None,))[0] == epoch:
+            under_way = self._loading.get(key)
+            if under_way is not None and under_way[0] == epoch:  # not a later load's
                 del self._loading[key]
         if epoch == self._epoch:
             # No poll saw a change while this load ran: it cannot be older than the poll
