@@ -684,6 +684,30 @@ async def test_last_use_is_written_at_most_every_ten_seconds_and_only_once_commi
     assert (await written(store))[0] == ["jti-a", "jti-b", "jti-c"]
 
 
+async def test_a_batch_writes_its_latest_use_whatever_the_order_of_its_entries(
+    store: SqlStore, issuers: Issuers
+) -> None:
+    """A sweep's batch comes in stream order, and replicas' clocks differ: the latest
+    use is the one with the latest time, not the last entry."""
+    trusted = await used(store, issuers)
+    writer = RecordWriter(store)
+
+    await writer.write(
+        [
+            entry_at(trusted, NOW, "a"),
+            entry_at(trusted, NOW + 3, "b"),
+            entry_at(trusted, NOW + 2, "c"),
+        ]
+    )
+    assert await last_use(store) == (datetime.fromtimestamp(NOW + 3, UTC), "b")
+
+    # Written 3 s ago by this writer: not again within ten seconds, however many entries.
+    await writer.write([entry_at(trusted, NOW + 4, "d"), entry_at(trusted, NOW + 9, "e")])
+    assert await last_use(store) == (datetime.fromtimestamp(NOW + 3, UTC), "b")
+    await writer.write([entry_at(trusted, NOW + 14, "f"), entry_at(trusted, NOW + 12, "g")])
+    assert await last_use(store) == (datetime.fromtimestamp(NOW + 14, UTC), "f")
+
+
 async def test_a_backlog_is_drained_in_full_batches_in_one_pass(
     kit: Kit, monkeypatch: pytest.MonkeyPatch
 ) -> None:
