@@ -62,7 +62,6 @@ from service.trust.records import (
     RecordUnavailable,
     RecordWriter,
     mint_fields,
-    refused_by_sql,
     sql_refusal,
 )
 
@@ -317,25 +316,7 @@ class RedisMintJournal:
         again: bool,
     ) -> int:
         """Write `good`, set `bad` aside, then delete all of them from the stream."""
-        refused = 0
-        try:
-            if good:  # a sweep can find nothing but junk: no transaction for it
-                await self.writer.write([entry for _, entry in good], again=again)
-        except (SQLAlchemyError, StoreError) as exc:
-            if not refused_by_sql(exc):
-                raise
-            # Written meanwhile by a sweep (minted_tokens' unique key), or one entry SQL
-            # refuses: the look-up skips the first, and the others are written one by one
-            # so that one bad entry does not hold them back.
-            for entry_id, entry in good:
-                try:
-                    await self.writer.write([entry], again=True)
-                except (SQLAlchemyError, StoreError) as alone:
-                    refusal = sql_refusal(alone)
-                    if refusal is None:
-                        raise
-                    bad.append((entry_id, entry.encoded, type(refusal).__name__))
-                    refused += 1
+        refused = await self._write(good, bad, again=again) if good else 0
         for entry_id, raw, why in bad:
             log.error(
                 "mint journal: entry %s rejected, kept in %s: %s", entry_id, self.rejected, why
@@ -349,6 +330,38 @@ class RedisMintJournal:
         if len(good) > refused:
             self.observer.journaled("written", len(good) - refused)
         return len(good) - refused
+
+    async def _write(
+        self,
+        good: Sequence[tuple[Any, MintEntry]],
+        bad: list[tuple[Any, bytes, str]],
+        *,
+        again: bool,
+    ) -> int:
+        """Write `good` in one transaction; the entries SQL refuses join `bad`: how many.
+
+        A refusal is an entry written meanwhile by a sweep (minted_tokens' unique key),
+        which a second attempt's look-up skips, or an entry SQL refuses, which is found
+        by halving the batch: one bad entry among thousands costs a few dozen
+        transactions, not one per entry.
+        """
+        try:
+            await self.writer.write([entry for _, entry in good], again=again)
+            return 0
+        except (SQLAlchemyError, StoreError) as exc:
+            refusal = sql_refusal(exc)
+            if refusal is None:
+                raise
+            if again and len(good) == 1:
+                ((entry_id, entry),) = good
+                bad.append((entry_id, entry.encoded, type(refusal).__name__))
+                return 1
+        if not again:
+            return await self._write(good, bad, again=True)
+        half = len(good) // 2
+        return await self._write(good[:half], bad, again=True) + await self._write(
+            good[half:], bad, again=True
+        )
 
 
 def _parsed(

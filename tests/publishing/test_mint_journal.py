@@ -381,6 +381,69 @@ async def test_an_entry_sql_refuses_is_kept_aside_and_the_rest_written(
         await redis.delete(key, f"{key}:rejected")
 
 
+class CountedWrites:
+    """Wraps a RecordWriter's write: how many transactions a pass began."""
+
+    def __init__(self, writer: RecordWriter) -> None:
+        self.calls = 0
+        self._write = writer.write
+
+    async def __call__(self, entries: Any, *, again: bool = False) -> None:
+        self.calls += 1
+        await self._write(entries, again=again)
+
+
+async def test_one_refused_entry_among_many_costs_a_few_transactions_not_one_each(
+    redis: aioredis.Redis, pg_store: SqlStore, issuers: Issuers, key: str
+) -> None:
+    """Found by halving the batch: 64 entries with one SQL refuses are 13 transactions
+    (the batch, then two halves at each of six levels), where one attempt per entry
+    was 65; at a batch of 4,096 that was thousands of transactions in the serving
+    process."""
+    journal = RedisMintJournal(
+        redis, as_the_app_has_it(pg_store), key=key, clock=lambda: NOW, idle_ms=0
+    )
+    try:
+        trusted = await used(pg_store, issuers)
+        good = [entry_at(trusted, NOW, f"r{n:02}") for n in range(63)]
+        too_long = MintEntry.of(
+            float(NOW), ISSUER, None, "bad", NOW, NOW + 900, ("x",), ((None, "x" * 300, "i", "r"),)
+        )
+        for entry in [*good[:40], too_long, *good[40:]]:
+            await redis.xadd(key, {b"e": entry.encoded})
+        counted = CountedWrites(journal.writer)
+        journal.writer.write = counted  # type: ignore[method-assign]
+
+        assert await journal.sweep() == 63
+
+        assert counted.calls == 13
+        jtis = sorted(e.jti for e in good)
+        assert await written(pg_store) == (jtis, jtis)
+        ((_, fields),) = await redis.xrange(f"{key}:rejected")
+        assert fields[b"e"] == too_long.encoded
+        assert await waiting(redis, key) == 0
+    finally:
+        await redis.delete(key, f"{key}:rejected")
+
+
+async def test_a_pass_racing_a_sweep_is_written_again_in_one_transaction(kit: Kit) -> None:
+    """A pass whose entries a sweep wrote meanwhile meets minted_tokens' unique key: the
+    whole batch is tried once more with the look-up, which skips them."""
+    journal, trusted, store = kit.journal(), kit.trusted, kit.store
+    for jti in ("a", "b", "c", "d"):
+        assert await record(journal, trusted, jti)
+    sweeper = RecordWriter(store)
+    await sweeper.write([MintEntry(*held) for held in list(journal._held.values())[1:3]])
+    counted = CountedWrites(journal.writer)
+    journal.writer.write = counted  # type: ignore[method-assign]
+
+    assert await journal.drain() == 4
+
+    assert counted.calls == 2
+    assert await written(store) == (list("abcd"), list("abcd"))
+    assert await waiting(kit.redis, kit.key) == 0
+
+
 async def test_without_redis_one_record_sql_refuses_fails_only_its_own_mint(
     pg_store: SqlStore, issuers: Issuers
 ) -> None:
