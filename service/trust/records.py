@@ -192,27 +192,16 @@ def mint_fields(
     """
     run = run_id(claims)
     issued = minted.issued or int(at)
-    head = _head(at, issuer, run, minted.jti, issued, minted.expires)
     projects = minted.projects
-    if len(used) == 1:
-        _, use, _, alone = _parts(used[0])
-        if projects == (use[1],):
-            encoded = head + alone
-            return (
-                at,
-                issuer,
-                run,
-                minted.jti,
-                issued,
-                minted.expires,
-                projects,
-                (use,),
-                encoded.encode(),
-            )
     parts = [_parts(t) for t in used]
-    encoded = head + _tail(projects, [part[2] for part in parts])
-    uses = tuple([part[1] for part in parts])
-    return (at, issuer, run, minted.jti, issued, minted.expires, projects, uses, encoded.encode())
+    uses: tuple[Use, ...]
+    if len(parts) == 1 and projects == (parts[0].alone[0][1],):  # its own project only
+        uses, tail = parts[0].alone, parts[0].alone_tail
+    else:
+        uses = tuple([part.alone[0] for part in parts])
+        tail = _tail(projects, [part.use_json for part in parts])
+    encoded = (_head(at, issuer, run, minted.jti, issued, minted.expires) + tail).encode()
+    return (at, issuer, run, minted.jti, issued, minted.expires, projects, uses, encoded)
 
 
 def mint_entry(
@@ -235,23 +224,30 @@ def _tail(projects: Sequence[str], uses_json: Sequence[str]) -> str:
     return f"[{','.join(map(_text_json, projects))}],[{','.join(uses_json)}]]"
 
 
-# What a publisher adds to each record of its mints, formatted once: its Use, that Use
-# as JSON, and the tail of a record that used it alone for its one project. Keyed by
-# the Trusted object's id and checked by identity: the cache holds the object, so its
-# id is not reused while it is cached, and both are frozen, so the parts stay true. A
-# publisher the index loads anew is a new object: a miss, formatted again.
-_PARTS: dict[int, tuple[Trusted, Use, str, str]] = {}
+class _Parts(NamedTuple):
+    """What a publisher adds to each record of its mints, formatted once."""
+
+    trusted: Trusted
+    alone: tuple[Use]  # its Use, as the uses of a mint that used it alone
+    use_json: str
+    alone_tail: str  # the JSON tail of a mint that used it alone, for its one project
+
+
+# Keyed by the Trusted object's id and checked by identity: the cache holds the object,
+# so its id is not reused while it is cached, and both it and its publisher are frozen,
+# so the parts stay true. A publisher the index loads anew is a new object: a miss.
+_PARTS: dict[int, _Parts] = {}
 PARTS_HELD = 4096
 
 
-def _parts(trusted: Trusted) -> tuple[Trusted, Use, str, str]:
+def _parts(trusted: Trusted) -> _Parts:
     held = _PARTS.get(id(trusted))
-    if held is not None and held[0] is trusted:
+    if held is not None and held.trusted is trusted:
         return held
     publisher = trusted.publisher
     use = (trusted.ref, trusted.project, publisher.identity, publisher.lookup_key[:COLUMN_LENGTH])
     use_json = _use_json(use)
-    held = (trusted, use, use_json, _tail((trusted.project,), (use_json,)))
+    held = _Parts(trusted, (use,), use_json, _tail((trusted.project,), (use_json,)))
     if len(_PARTS) >= PARTS_HELD:
         _PARTS.clear()
     _PARTS[id(trusted)] = held

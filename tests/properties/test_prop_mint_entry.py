@@ -118,7 +118,7 @@ def test_a_publishers_parts_are_never_another_objects(monkeypatch: pytest.Monkey
     another object (one that died, its address reused) is formatted anew."""
     mine = Trusted(project="mine", publisher=cast(Any, _Publisher("i:mine", "mine")), ref=1)
     other = Trusted(project="other", publisher=cast(Any, _Publisher("i:other", "other")), ref=2)
-    stale = (other, (2, "other", "i:other", "other"), "", '["other"],[]]')
+    stale = records._Parts(other, ((2, "other", "i:other", "other"),), "", '["other"],[]]')
     monkeypatch.setitem(records._PARTS, id(mine), stale)
     minted = Planned(claims={}, expires=2, jti="j", projects=("mine",), issued=1)
 
