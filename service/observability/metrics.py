@@ -161,6 +161,13 @@ class Metrics:
             ["outcome"],
             registry=r,
         )
+        self.journal_backlog = Gauge(
+            "mintgate_mint_journal_waiting",
+            "Mint records in the journal not yet in the database, after this worker's last"
+            " drain pass; at the journal's bound (100,000) mints answer 503",
+            registry=r,
+            multiprocess_mode="livemax",
+        )
         self.rate_limited = Counter(
             "mintgate_rate_limited", "Requests refused by a rate limit", ["limit"], registry=r
         )
@@ -216,6 +223,9 @@ class Metrics:
     # The mint journal's observer (service.trust.journal.JournalObserver).
     def journaled(self, outcome: str, count: int) -> None:
         self._child(self.journal, outcome).inc(count)
+
+    def backlog(self, waiting: int) -> None:
+        self.journal_backlog.set(waiting)
 
     def limited(self, limit: str) -> None:
         self._child(self.rate_limited, limit).inc()

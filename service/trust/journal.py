@@ -37,6 +37,7 @@ mint: 0.70x the file-only mint's throughput against about 0.9x with the journal
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 import socket
@@ -109,9 +110,16 @@ class JournalObserver(Protocol):
 
     def store_unavailable(self, store: str) -> None: ...
 
+    def backlog(self, waiting: int) -> None:
+        """The records in the stream, not yet in SQL, after a pass: a gauge to alert on
+        before `max_backlog` of them make every mint a 503."""
+
 
 class _Unobserved:
     def journaled(self, outcome: str, count: int) -> None:
+        pass
+
+    def backlog(self, waiting: int) -> None:
         pass
 
     def store_unavailable(self, store: str) -> None:
@@ -233,7 +241,8 @@ class RedisMintJournal:
                 self._unsure = False
                 for entry_id, _ in batch:
                     self._held.pop(entry_id, None)
-            return written
+        await self._observe_backlog()
+        return written
 
     async def sweep(self) -> int:
         """Write the entries that have waited in the stream longer than `idle_ms`: those
@@ -271,6 +280,8 @@ class RedisMintJournal:
                 failures += 1
                 self.observer.store_unavailable("mint-journal")
                 log.warning("mint journal: cannot drain now: %s", type(exc).__name__)
+                # SQL down and Redis up is when the records pile up: say how many.
+                await self._observe_backlog()
             if failures:
                 await self._pause(min(MAX_BACKOFF, 0.5 * 2**failures))
             elif written:
@@ -288,6 +299,11 @@ class RedisMintJournal:
                 await self.drain()
         except (*_UNAVAILABLE, TimeoutError) as exc:
             log.warning("mint journal: left for another replica: %s", type(exc).__name__)
+
+    async def _observe_backlog(self) -> None:
+        # Redis down: the pass that failed is counted already (store_unavailable).
+        with contextlib.suppress(redis.exceptions.RedisError, OSError):
+            self.observer.backlog(int(await self._redis.xlen(self.key)))
 
     def _hold(self, entry_id: bytes | str, entry: Fields) -> None:
         if len(self._held) >= self.max_held:

@@ -790,6 +790,8 @@ class Observed:
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
         self.failed = asyncio.Event()
+        self.backlogs: list[int] = []
+        self.backlog_seen = asyncio.Event()
 
     def journaled(self, outcome: str, count: int) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + count
@@ -797,6 +799,15 @@ class Observed:
     def store_unavailable(self, store: str) -> None:
         assert store == "mint-journal"
         self.failed.set()
+
+    def backlog(self, waiting: int) -> None:
+        self.backlogs.append(waiting)
+        self.backlog_seen.set()
+
+    async def next_backlog(self) -> int:
+        self.backlog_seen.clear()
+        await asyncio.wait_for(self.backlog_seen.wait(), timeout=10)
+        return self.backlogs[-1]
 
 
 async def test_a_failing_drain_is_counted_and_retried_not_fatal(kit: Kit) -> None:
@@ -817,6 +828,28 @@ async def test_a_failing_drain_is_counted_and_retried_not_fatal(kit: Kit) -> Non
     assert seen.counts == {"written": 1}
 
 
+async def test_the_backlog_is_told_while_sql_is_down_and_once_it_drains(kit: Kit) -> None:
+    """What an operator alerts on before the bound makes every mint a 503: the records
+    waiting are read after every pass, a failed one included."""
+    seen = Observed()
+    store = kit.store
+    journal, trusted = kit.journal(observer=seen), kit.trusted
+    journal.writer.store = DownStore()  # type: ignore[assignment]
+    for jti in "abc":
+        assert await record(journal, trusted, jti)
+    drainer = asyncio.create_task(journal.drain_forever())
+    try:
+        assert await seen.next_backlog() == 3
+        assert seen.failed.is_set()
+        journal.writer.store = store
+        while await seen.next_backlog() != 0:
+            pass
+    finally:
+        drainer.cancel()
+        await asyncio.gather(drainer, return_exceptions=True)
+    assert await written(store) == (list("abc"), list("abc"))
+
+
 async def test_the_journal_is_counted_in_metrics(
     registry: Registry,
 ) -> None:
@@ -826,6 +859,7 @@ async def test_the_journal_is_counted_in_metrics(
         await journal.drain()
         text = (await client.get("/metrics")).text
     assert 'mintgate_mint_journal_records_total{outcome="written"} 1.0' in text
+    assert "mintgate_mint_journal_waiting 0.0" in text
 
 
 class Swallowing:
