@@ -14,6 +14,7 @@ from service.commands import (
     db,
     exchange,
     gateway,
+    journal,
     keygen,
     project,
     publishers,
@@ -39,4 +40,5 @@ COMMANDS: tuple[ModuleType, ...] = (
     publishers,
     bench,
     staged,
+    journal,
 )
