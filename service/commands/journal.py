@@ -63,7 +63,8 @@ async def _run(url: str, key: str, retry: bool) -> int:
     print(f"journal {key}: {waiting} records waiting for the database (503 at {MAX_BACKLOG:,})")
     print(f"refused by the database ({key}:rejected): {len(rejected)}")
     for entry_id, fields in rejected:
-        print(f"  {_text(entry_id)}  {_text(fields.get(b'why', b'?'))}  {_described(fields)}")
+        why = _shown(_text(fields.get(b"why", b"?")))
+        print(f"  {_shown(_text(entry_id))}  {why}  {_described(fields)}")
     if retry:
         print(
             f"{returned} returned to the journal: a replica's sweep writes them after"
@@ -103,7 +104,15 @@ def _described(fields: dict[bytes, bytes]) -> str:
     except (ValueError, TypeError):
         return f"does not parse: {raw[:SHOWN]!r}"
     projects = ",".join(entry.projects) or "-"
-    return f"jti={entry.jti} issuer={entry.issuer} projects={projects} run={entry.run or '-'}"
+    return _shown(
+        f"jti={entry.jti} issuer={entry.issuer} projects={projects} run={entry.run or '-'}"
+    )
+
+
+def _shown(text: str) -> str:
+    """Printable: a run id is the OIDC token's claim, and whoever runs a custom issuer
+    chooses it; escape sequences must not reach the operator's terminal as such."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _text(value: bytes | str) -> str:

@@ -42,23 +42,29 @@ async def test_refused_records_are_listed_then_returned_and_written(
         fixed = entry_at(trusted, NOW, "fixed")
         await redis.xadd(f"{key}:rejected", {b"e": fixed.encoded, b"why": b"DataError"})
         await redis.xadd(f"{key}:rejected", {b"e": b"\x00junk", b"why": b"JSONDecodeError"})
+        # A custom issuer's run id is the token's to choose: no escape reaches the terminal.
+        hostile = entry_at(trusted, NOW, "\x1b]0;owned\x07")
+        await redis.xadd(f"{key}:rejected", {b"e": hostile.encoded, b"why": b"DataError"})
 
         assert await _run(["journal"]) == 0
         out = capsys.readouterr().out
         assert f"journal {key}: 1 records waiting for the database" in out
-        assert f"refused by the database ({key}:rejected): 2\n" in out
+        assert f"refused by the database ({key}:rejected): 3\n" in out
         assert f"DataError  jti=jti-fixed issuer={ISSUER} projects=sampleproject run=fixed" in out
         assert "JSONDecodeError  does not parse: b'\\x00junk'" in out
-        assert await redis.xlen(f"{key}:rejected") == 2  # looking changes nothing
+        assert "run=\\x1b]0;owned\\x07" in out
+        assert "\x1b" not in out
+        assert await redis.xlen(f"{key}:rejected") == 3  # looking changes nothing
 
         assert await _run(["journal", "--retry"]) == 0
-        assert "2 returned to the journal" in capsys.readouterr().out
+        assert "3 returned to the journal" in capsys.readouterr().out
         assert await redis.xlen(f"{key}:rejected") == 0
-        assert await redis.xlen(key) == 3
+        assert await redis.xlen(key) == 4
 
         await journal.drain()
         await journal.sweep()
-        assert await written(pg_store) == (["jti-fixed", "waiting"], ["jti-fixed", "waiting"])
+        jtis = sorted(["jti-fixed", hostile.jti, "waiting"])
+        assert await written(pg_store) == (jtis, jtis)
         # The junk is set aside again, never dropped.
         ((_, fields),) = await redis.xrange(f"{key}:rejected")
         assert fields[b"e"] == b"\x00junk"
