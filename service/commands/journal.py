@@ -17,6 +17,7 @@ from typing import Any
 import redis.asyncio as aioredis
 import redis.exceptions
 
+from service.client.text import printable
 from service.commands.common import load_settings
 from service.redisclient import redis_client
 from service.trust.journal import BATCH, FIELD, IDLE_MS, MAX_BACKLOG, journal_key
@@ -24,7 +25,8 @@ from service.trust.records import MintEntry
 
 NAME = "journal"
 HELP = "show the mint journal's backlog and refused records"
-SHOWN = 120  # characters of a record that does not parse
+SHOWN = 120  # characters of a record that does not parse, or of a reason
+LINE = 2000  # characters of a record's description (a run id alone may be 255)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +65,10 @@ async def _run(url: str, key: str, retry: bool) -> int:
     print(f"journal {key}: {waiting} records waiting for the database (503 at {MAX_BACKLOG:,})")
     print(f"refused by the database ({key}:rejected): {len(rejected)}")
     for entry_id, fields in rejected:
-        why = _shown(_text(fields.get(b"why", b"?")))
-        print(f"  {_shown(_text(entry_id))}  {why}  {_described(fields)}")
+        # A run id is the OIDC token's claim, chosen by whoever runs a custom issuer:
+        # what reaches the operator's terminal is escaped.
+        why = printable(_text(fields.get(b"why", b"?")), SHOWN)
+        print(f"  {printable(_text(entry_id), SHOWN)}  {why}  {_described(fields)}")
     if retry:
         print(
             f"{returned} returned to the journal: a replica's sweep writes them after"
@@ -104,15 +108,10 @@ def _described(fields: dict[bytes, bytes]) -> str:
     except (ValueError, TypeError):
         return f"does not parse: {raw[:SHOWN]!r}"
     projects = ",".join(entry.projects) or "-"
-    return _shown(
-        f"jti={entry.jti} issuer={entry.issuer} projects={projects} run={entry.run or '-'}"
+    return printable(
+        f"jti={entry.jti} issuer={entry.issuer} projects={projects} run={entry.run or '-'}",
+        LINE,
     )
-
-
-def _shown(text: str) -> str:
-    """Printable: a run id is the OIDC token's claim, and whoever runs a custom issuer
-    chooses it; escape sequences must not reach the operator's terminal as such."""
-    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def _text(value: bytes | str) -> str:
