@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from typing import Any
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -20,7 +19,14 @@ import redis.exceptions
 from service.client.text import printable
 from service.commands.common import load_settings
 from service.redisclient import redis_client
-from service.trust.journal import BATCH, FIELD, IDLE_MS, MAX_BACKLOG, journal_key
+from service.trust.journal import (
+    FIELD,
+    IDLE_MS,
+    MAX_BACKLOG,
+    Entries,
+    journal_key,
+    stream_pages,
+)
 from service.trust.records import MintEntry
 
 NAME = "journal"
@@ -55,7 +61,7 @@ async def _run(url: str, key: str, retry: bool) -> int:
     client = redis_client(url)
     try:
         waiting = int(await client.xlen(key))
-        rejected = await _all(client, f"{key}:rejected")
+        rejected = [e async for page in stream_pages(client, f"{key}:rejected") for e in page]
         returned = await _return(client, key, rejected) if retry else 0
     except (redis.exceptions.RedisError, OSError) as exc:
         print(f"mintgate: redis: {type(exc).__name__}: {exc}", file=sys.stderr)
@@ -77,20 +83,7 @@ async def _run(url: str, key: str, retry: bool) -> int:
     return 0
 
 
-async def _all(client: aioredis.Redis, stream: str) -> list[tuple[Any, dict[bytes, bytes]]]:
-    found: list[tuple[Any, dict[bytes, bytes]]] = []
-    start = "-"
-    while True:
-        page: Any = await client.xrange(stream, start, "+", count=BATCH)
-        found.extend(page)
-        if len(page) < BATCH:
-            return found
-        start = f"({_text(page[-1][0])}"
-
-
-async def _return(
-    client: aioredis.Redis, key: str, rejected: list[tuple[Any, dict[bytes, bytes]]]
-) -> int:
+async def _return(client: aioredis.Redis, key: str, rejected: Entries) -> int:
     """Each record back into the journal and out of `:rejected`, both or neither (MULTI).
     Two operators at once may return one record twice; the sweep writes it once."""
     for entry_id, fields in rejected:

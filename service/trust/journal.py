@@ -42,7 +42,7 @@ import hashlib
 import logging
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -253,17 +253,14 @@ class RedisMintJournal:
             seconds, micros = await self._redis.time()
             # Stream ids are Redis's own milliseconds: its clock, not ours, says how old.
             before = seconds * 1000 + micros // 1000 - self.idle_ms
-            written, start = 0, "-"
-            while True:
-                entries: Any = await self._redis.xrange(self.key, start, before, count=BATCH)
-                if entries:
+            written = 0
+            async with contextlib.aclosing(stream_pages(self._redis, self.key, before)) as pages:
+                async for entries in pages:
                     good, bad = _parsed(entries)
                     written += await self._commit(good, bad, again=True)
                     for entry_id, _ in entries:
                         self._held.pop(entry_id, None)
-                    start = f"({_text(entries[-1][0])}"
-                if len(entries) < BATCH:
-                    return written
+            return written
 
     async def drain_forever(self) -> None:
         failures, next_sweep = 0, 0.0
@@ -378,6 +375,24 @@ class RedisMintJournal:
         return await self._write(good[:half], bad, again=True) + await self._write(
             good[half:], bad, again=True
         )
+
+
+Entries = list[tuple[Any, dict[bytes, bytes]]]
+
+
+async def stream_pages(
+    client: aioredis.Redis, stream: str, end: int | str = "+"
+) -> AsyncGenerator[Entries, None]:
+    """A stream's entries up to `end` (an id, or Redis milliseconds), oldest first, BATCH
+    at a time; each page is read only when the one before it has been dealt with."""
+    start = "-"
+    while True:
+        page: Any = await client.xrange(stream, start, end, count=BATCH)
+        if page:
+            yield page
+        if len(page) < BATCH:
+            return
+        start = f"({_text(page[-1][0])}"
 
 
 def _parsed(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 import redis.asyncio as aioredis
 import redis.exceptions
@@ -23,7 +23,7 @@ import redis.exceptions
 from service.redisclient import COMMAND_TIMEOUT
 from service.revocation import RevocationUnavailable
 from service.store.records_publishing import MintedTokenRecord
-from service.trust.journal import BATCH, FIELD
+from service.trust.journal import FIELD, stream_pages
 from service.trust.records import MintEntry
 
 # A mint that read trust before a change was visible claims (and records) within the
@@ -73,18 +73,13 @@ class UnwrittenMints:
             )
 
         out: list[MintedTokenRecord] = []
-        start = "-"
         try:
-            while True:
-                entries: Any = await self._redis.xrange(self.key, start, "+", count=BATCH)
+            async for entries in stream_pages(self._redis, self.key):
                 for _, fields in entries:
                     out.extend(token for token in _tokens(fields) if asked(token))
-                if len(entries) < BATCH:
-                    return out
-                last = entries[-1][0]
-                start = f"({last.decode() if isinstance(last, bytes) else last}"
         except (redis.exceptions.RedisError, OSError) as exc:
             raise RevocationUnavailable(f"mint journal: {type(exc).__name__}") from None
+        return out
 
 
 def _tokens(fields: dict[bytes, bytes]) -> list[MintedTokenRecord]:
